@@ -1,0 +1,114 @@
+import { parseArgs } from 'node:util';
+import type { ServerSpec } from '../../core/config/servers';
+import { targetOf } from '../../core/config/servers';
+import { openDownstream } from '../../core/recording/downstream';
+import { RecordingProxy } from '../../core/recording/proxy';
+import { Recorder } from '../../core/recording/recorder';
+import { StdioUpstreamChannel } from '../../core/recording/upstream/stdio';
+import { JournalWriter } from '../../core/store/journal';
+import { storeDir, UsageError } from '../usage';
+
+const HELP = `Usage:
+  mcp-flight record [--store DIR] [--name NAME] [--timeout-ms N] -- COMMAND [ARGS...]
+  mcp-flight record [--store DIR] [--name NAME] [--timeout-ms N] --url URL [--header "K: V"]... [--transport http|sse]
+
+Acts as a stdio MCP server for the client that starts it, launches (or connects to) the real
+server, and records every message in both directions into the store. Nothing but protocol bytes
+is written to stdout; notes go to stderr.
+
+Options:
+  --store DIR        the store (default: $MCP_FLIGHT_STORE, else ./.mcp-flight)
+  --name NAME        the server's name in the record (default: the command's or host's name)
+  --timeout-ms N     answer a request the server has not answered after N ms (0 = never; default 0)
+  --url URL          record a remote server instead of launching a command
+  --header "K: V"    a header for the remote server (repeatable)
+  --transport T      http (Streamable HTTP, default) or sse (legacy)`;
+
+export async function recordCommand(argv: string[]): Promise<number> {
+  const dashdash = argv.indexOf('--');
+  const own = dashdash === -1 ? argv : argv.slice(0, dashdash);
+  const command = dashdash === -1 ? [] : argv.slice(dashdash + 1);
+  const { values, positionals } = parseArgs({
+    args: own,
+    allowPositionals: true,
+    options: {
+      store: { type: 'string' },
+      name: { type: 'string' },
+      'timeout-ms': { type: 'string' },
+      url: { type: 'string' },
+      header: { type: 'string', multiple: true },
+      transport: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(HELP + '\n');
+    return 0;
+  }
+  if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}" (put the server command after --)`);
+  const spec = serverSpec(values, command);
+  const timeoutMs = values['timeout-ms'] === undefined ? 0 : Number(values['timeout-ms']);
+  if (!Number.isFinite(timeoutMs) || timeoutMs < 0) throw new UsageError('--timeout-ms must be a number of milliseconds');
+
+  const journal = JournalWriter.open(storeDir(values.store));
+  const recorder = new Recorder({ kind: 'cli-record', journal });
+  const target = targetOf(spec);
+  const connection = recorder.openConnection(target, 'stdio');
+  const downstream = openDownstream(spec, connection);
+  const proxy = new RecordingProxy({
+    upstream: new StdioUpstreamChannel(),
+    downstream,
+    connection,
+    server: target,
+    requestTimeoutMs: timeoutMs,
+    forwardNonJsonRpc: spec.type === 'stdio',
+  });
+  const closed = new Promise<string>((resolve) => (proxy.onclose = resolve));
+  const stop = (signal: NodeJS.Signals) => void proxy.close(`recorder received ${signal}`);
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  process.once('SIGHUP', stop);
+  await proxy.start();
+  const reason = await closed;
+  recorder.end(reason);
+  journal.close();
+  const exit = exitCodeOf(downstream);
+  return exit;
+}
+
+function serverSpec(values: { name?: string; url?: string; header?: string[]; transport?: string }, command: string[]): ServerSpec {
+  if (values.url !== undefined) {
+    if (command.length) throw new UsageError('give either --url or a command after --, not both');
+    const transport = values.transport ?? 'http';
+    if (transport !== 'http' && transport !== 'sse') throw new UsageError('--transport must be http or sse');
+    let url: URL;
+    try {
+      url = new URL(values.url);
+    } catch {
+      throw new UsageError(`--url "${values.url}" is not a URL`);
+    }
+    const headers: Record<string, string> = {};
+    for (const h of values.header ?? []) {
+      const i = h.indexOf(':');
+      if (i <= 0) throw new UsageError(`--header "${h}" must look like "Name: value"`);
+      headers[h.slice(0, i).trim()] = h.slice(i + 1).trim();
+    }
+    return { name: values.name ?? url.host, type: transport, url: url.href, ...(Object.keys(headers).length ? { headers } : {}) };
+  }
+  if (values.transport !== undefined || values.header !== undefined) throw new UsageError('--transport and --header only apply with --url');
+  const [cmd, ...args] = command;
+  if (cmd === undefined) throw new UsageError('nothing to record: give a server command after --, or --url URL');
+  return { name: values.name ?? defaultName(cmd, args), type: 'stdio', command: cmd, args };
+}
+
+/** `npx -y @scope/server-x` → `server-x`; `node path/to/server.js` → `server`. */
+function defaultName(cmd: string, args: string[]): string {
+  const base = (s: string) => s.replace(/\\/g, '/').split('/').pop()!.replace(/\.(m?js|cjs|py|exe)$/, '');
+  const first = args.find((a) => !a.startsWith('-'));
+  if ((/(^|\/)(npx|node|uvx|python3?|bunx|deno)$/.test(cmd)) && first) return base(first.replace(/@[^/@]*$/, '')) || base(cmd);
+  return base(cmd);
+}
+
+function exitCodeOf(downstream: { readonly exitCode?: number | null }): number {
+  return typeof downstream.exitCode === 'number' ? downstream.exitCode : 0;
+}

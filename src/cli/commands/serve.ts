@@ -1,0 +1,83 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { parseMcpConfig } from '../../core/config/mcp-json';
+import { Recorder } from '../../core/recording/recorder';
+import { RecordingHttpEndpoint } from '../../core/recording/upstream/http-endpoint';
+import { JournalWriter } from '../../core/store/journal';
+import { CommandError, storeDir, UsageError } from '../usage';
+
+const HELP = `Usage:
+  mcp-flight serve [--store DIR] [--port N] [--config FILE] [--timeout-ms N]
+
+Serves every server of an MCP config file over Streamable HTTP on 127.0.0.1 through the
+recorder — the same endpoint the VS Code extension uses — and prints each server's URL and
+token. Clients send the token as "Authorization: Bearer TOKEN". Stop with Ctrl+C.
+
+Options:
+  --store DIR      the store (default: $MCP_FLIGHT_STORE, else ./.mcp-flight)
+  --port N         the port (default: an ephemeral one)
+  --config FILE    the config, in the .vscode/mcp.json format ("servers"; "mcpServers" also read)
+                   (default: .vscode/mcp.json). \${input:ID} values come from $MCP_FLIGHT_INPUT_ID.
+  --timeout-ms N   answer a request the server has not answered after N ms (0 = never; default 0)
+  --json           print the servers as one JSON line instead of text`;
+
+export async function serveCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      store: { type: 'string' },
+      port: { type: 'string' },
+      config: { type: 'string' },
+      'timeout-ms': { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(HELP + '\n');
+    return 0;
+  }
+  if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+  const port = values.port === undefined ? 0 : Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('--port must be a port number');
+  const timeoutMs = values['timeout-ms'] === undefined ? 0 : Number(values['timeout-ms']);
+  if (!Number.isFinite(timeoutMs) || timeoutMs < 0) throw new UsageError('--timeout-ms must be a number of milliseconds');
+
+  const configFile = path.resolve(values.config ?? path.join('.vscode', 'mcp.json'));
+  let text: string;
+  try {
+    text = fs.readFileSync(configFile, 'utf8');
+  } catch (err) {
+    throw new CommandError(`cannot read config ${configFile}: ${(err as Error).message}`);
+  }
+  const workspaceFolder = path.basename(path.dirname(configFile)) === '.vscode' ? path.dirname(path.dirname(configFile)) : path.dirname(configFile);
+  const config = parseMcpConfig(text, configFile, {
+    workspaceFolder,
+    input: (id) => process.env[`MCP_FLIGHT_INPUT_${id.replace(/[^A-Za-z0-9]/g, '_').toUpperCase()}`],
+  });
+  for (const p of config.problems) process.stderr.write(`mcp-flight serve: skipped ${p}\n`);
+  if (!config.servers.length) throw new CommandError(`no usable servers in ${configFile}`);
+
+  const journal = JournalWriter.open(storeDir(values.store));
+  const recorder = new Recorder({ kind: 'cli-serve', journal });
+  const endpoint = new RecordingHttpEndpoint({ recorder, port, requestTimeoutMs: timeoutMs });
+  await endpoint.start();
+  const served = config.servers.map((spec) => ({ name: spec.name, ...endpoint.addServer(spec) }));
+  if (values.json) {
+    process.stdout.write(JSON.stringify({ session_id: recorder.sessionId, servers: served.map(({ name, url, token }) => ({ name, url, token })) }) + '\n');
+  } else {
+    process.stdout.write(`Recording session ${recorder.sessionId} into ${journal.layout.root}\n`);
+    for (const s of served) process.stdout.write(`${s.name}\n  url:   ${s.url}\n  token: ${s.token}\n`);
+    process.stdout.write('Clients send "Authorization: Bearer <token>". Ctrl+C stops.\n');
+  }
+
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(s, () => resolve(s));
+  });
+  await endpoint.close();
+  recorder.end(`serve stopped by ${signal}`);
+  journal.close();
+  return 0;
+}

@@ -1,0 +1,64 @@
+import { CommandError, GLOBAL_HELP, UsageError } from './usage';
+import { recordCommand } from './commands/record';
+import { serveCommand } from './commands/serve';
+import { sessionsCommand } from './commands/sessions';
+import { exportCommand } from './commands/export';
+import { summaryCommand } from './commands/summary';
+
+/**
+ * The `mcp-flight` command: a thin shell over src/core. Anything a command prints for people
+ * goes to stderr when stdout may carry protocol bytes (record) or data (export to stdout).
+ */
+
+type Command = (argv: string[]) => Promise<number>;
+
+const COMMANDS: Record<string, Command> = {
+  record: recordCommand,
+  serve: serveCommand,
+  sessions: sessionsCommand,
+  export: exportCommand,
+  summary: summaryCommand,
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(GLOBAL_HELP + '\n');
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === '-v') {
+    const { VERSION } = await import('../core/version');
+    process.stdout.write(VERSION + '\n');
+    return 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`mcp-flight: unknown command "${name}"\n\n${GLOBAL_HELP}\n`);
+    return 2;
+  }
+  try {
+    return await command(rest);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`mcp-flight ${name}: ${err.message}\nRun "mcp-flight ${name} --help" for usage.\n`);
+      return 2;
+    }
+    if (err instanceof CommandError || (err as Error).name?.endsWith('Error')) {
+      process.stderr.write(`mcp-flight ${name}: ${(err as Error).message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    // Exit explicitly (a recorded server may be gone while the client still holds our stdin open),
+    // but only once stdout has drained: it carries protocol bytes or an export.
+    process.stdout.write('', () => process.exit(code));
+  },
+  (err: unknown) => {
+    process.stderr.write(`mcp-flight: unexpected failure: ${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

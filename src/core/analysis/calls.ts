@@ -1,0 +1,356 @@
+import type { AttachedMessage, Call, ConnectionInfo, JournalLocation, SessionInfo } from '../model/calls';
+import { idKey, RecorderErrorCode } from '../model/jsonrpc';
+import type { Direction, JournalRecord, JsonRpcId, MessageEnvelope } from '../model/records';
+import { classifyFailure } from './errors';
+
+/**
+ * Turns one session's journal records, in order, into calls: every request paired with its
+ * response in both directions, progress, logging and cancellations attached to the call they
+ * belong to, the server's and the agent's identity from the handshake, and an outcome for each
+ * call. Used incrementally (the index, live views) and in one pass (exports).
+ */
+
+export interface AssemblerOptions {
+  /** Keep full inputs and outputs on calls (exports) or only summaries and locations (the index). */
+  keepBodies: boolean;
+}
+
+const SUMMARY_CHARS = 200;
+
+interface ConnState {
+  info: ConnectionInfo;
+  /** Open requests per direction, keyed by id. */
+  open: Record<Direction, Map<string, Call>>;
+  /** The most recently started open client→server call, for attaching logs and server requests. */
+  lastOpenClientCall?: Call;
+  /** The connection's process died or failed to start: the recorder's -32000 answers mean a crash. */
+  serverDied: boolean;
+}
+
+export class CallAssembler {
+  readonly calls = new Map<string, Call>();
+  private readonly connections = new Map<string, ConnState>();
+  private sessionInfo?: SessionInfo;
+  /** Calls touched by the last `add`, for incremental consumers. */
+  private touched = new Set<Call>();
+
+  constructor(private readonly options: AssemblerOptions = { keepBodies: true }) {}
+
+  get session(): SessionInfo | undefined {
+    return this.sessionInfo;
+  }
+
+  connection(id: string): ConnectionInfo | undefined {
+    return this.connections.get(id)?.info;
+  }
+
+  /** Adds one record; returns the calls it created or changed. */
+  add(record: JournalRecord, location?: JournalLocation): Call[] {
+    this.touched = new Set();
+    this.apply(record, location);
+    return [...this.touched];
+  }
+
+  private apply(r: JournalRecord, loc?: JournalLocation): void {
+    switch (r.type) {
+      case 'session_start':
+        this.sessionInfo = { session_id: r.session_id, started_at: r.ts, recorder: r.recorder, connections: [], ...(r.replay_of ? { replay_of: r.replay_of } : {}) };
+        return;
+      case 'session_end':
+        if (this.sessionInfo) {
+          this.sessionInfo.ended_at = r.ts;
+          this.sessionInfo.end_reason = r.reason;
+        }
+        return;
+      case 'connection_open': {
+        const info: ConnectionInfo = { connection_id: r.connection_id, session_id: r.session_id, upstream: r.upstream, server: { ...r.server }, opened_at: r.ts, stderr_lines: 0, non_json_frames: 0, opaque_frames: 0, transport_errors: 0 };
+        this.connections.set(r.connection_id, { info, open: { client_to_server: new Map(), server_to_client: new Map() }, serverDied: false });
+        this.sessionInfo?.connections.push(info);
+        return;
+      }
+      case 'connection_close': {
+        const c = this.connections.get(r.connection_id);
+        if (c) {
+          c.info.closed_at = r.ts;
+          c.info.close_reason = r.reason;
+        }
+        return;
+      }
+      case 'message':
+        this.onMessage(r.connection_id, r.dir, envelopeOfRecord(r.message), r.message, r.seq, r.ts, r.mono, loc, r.origin === 'recorder', r.mcp_session_id);
+        return;
+      case 'opaque': {
+        const c = this.conn(r.connection_id);
+        c.info.opaque_frames++;
+        this.onMessage(r.connection_id, r.dir, r.envelope, undefined, r.seq, r.ts, r.mono, loc, false, undefined);
+        return;
+      }
+      case 'non_json':
+        this.conn(r.connection_id).info.non_json_frames++;
+        return;
+      case 'stderr':
+        this.conn(r.connection_id).info.stderr_lines++;
+        return;
+      case 'process_spawn':
+        this.conn(r.connection_id).info.process = { ...this.conn(r.connection_id).info.process, pid: r.pid };
+        return;
+      case 'process_exit': {
+        const c = this.conn(r.connection_id);
+        c.info.process = { ...c.info.process, exit_code: r.code, signal: r.signal };
+        c.serverDied = true;
+        return;
+      }
+      case 'spawn_error': {
+        const c = this.conn(r.connection_id);
+        c.info.process = { ...c.info.process, spawn_error: `${r.code}: ${r.message}` };
+        c.serverDied = true;
+        return;
+      }
+      case 'transport_error':
+        this.conn(r.connection_id).info.transport_errors++;
+        return;
+      case 'timeout':
+      case 'gate_decision':
+      case 'http_exchange':
+        return;
+    }
+  }
+
+  private conn(id: string): ConnState {
+    let c = this.connections.get(id);
+    if (!c) {
+      // A record for a connection whose opening record is missing (a damaged journal): keep it visible.
+      const info: ConnectionInfo = { connection_id: id, session_id: this.sessionInfo?.session_id ?? '', upstream: 'stdio', server: { name: 'unknown', transport: 'stdio' }, opened_at: '', stderr_lines: 0, non_json_frames: 0, opaque_frames: 0, transport_errors: 0 };
+      c = { info, open: { client_to_server: new Map(), server_to_client: new Map() }, serverDied: false };
+      this.connections.set(id, c);
+      this.sessionInfo?.connections.push(info);
+    }
+    return c;
+  }
+
+  private onMessage(connectionId: string, dir: Direction, env: MessageEnvelope, msg: unknown, seq: number, ts: string, mono: number, loc: JournalLocation | undefined, byRecorder: boolean, mcpSessionId: string | undefined): void {
+    const c = this.conn(connectionId);
+    if (mcpSessionId !== undefined) c.info.mcp_session_id = mcpSessionId;
+    const params = paramsOf(msg);
+    if (env.kind === 'request' && env.id !== undefined && env.id !== null) {
+      this.openCall(c, dir, env.id, env.method ?? '', params, seq, ts, mono, loc, msg === undefined);
+      return;
+    }
+    if (env.kind === 'notification') {
+      const attached: AttachedMessage = { seq, ts, method: env.method ?? '', params };
+      if (env.method === 'notifications/progress') {
+        const token = (params as { progressToken?: unknown } | undefined)?.progressToken;
+        const call = [...c.open.client_to_server.values(), ...c.open.server_to_client.values()].find((k) => progressTokenOf(k) === token);
+        if (call) this.touch(call).progress.push(attached);
+      } else if (env.method === 'notifications/message') {
+        const call = c.lastOpenClientCall;
+        if (call && call.outcome === 'pending') this.touch(call).logs.push(attached);
+      } else if (env.method === 'notifications/cancelled') {
+        const target = (params as { requestId?: unknown } | undefined)?.requestId;
+        // A cancellation names a request the sender made: the client cancels its own requests.
+        const requestDir: Direction = dir;
+        if (typeof target === 'string' || typeof target === 'number') {
+          const call = c.open[requestDir].get(idKey(target));
+          if (call) {
+            this.touch(call).cancelled = attached;
+            this.finish(c, call, 'cancelled', seq, ts, mono);
+          }
+        }
+      } else if (env.method === 'notifications/initialized') {
+        // nothing to attach
+      }
+      return;
+    }
+    if ((env.kind === 'response' || env.kind === 'error') && env.id !== undefined && env.id !== null) {
+      const requestDir: Direction = dir === 'client_to_server' ? 'server_to_client' : 'client_to_server';
+      const key = idKey(env.id);
+      let call = c.open[requestDir].get(key);
+      if (!call) {
+        // Answer to a cancelled call, or a response to an id never requested: kept in the journal, not paired.
+        return;
+      }
+      this.touch(call);
+      call.response_seq = seq;
+      if (loc) call.response_location = loc;
+      if (byRecorder) call.answered_by_recorder = true;
+      if (msg === undefined) (call.opaque ??= []).push('response');
+      const response = msg as { result?: Record<string, unknown>; error?: { code?: unknown; message?: unknown; data?: unknown } } | undefined;
+      if (env.kind === 'response') {
+        const result = response?.result;
+        if (this.options.keepBodies) call.output = result;
+        call.output_summary = msg === undefined ? '[opaque: too large or too deep to keep structured]' : summarize(result);
+        if (call.method === 'initialize' && result) this.learnHandshake(c, result);
+        if (call.method === 'tools/list' && result && Array.isArray(result.tools)) {
+          c.info.tools = (result.tools as Array<{ name?: unknown; annotations?: unknown }>).filter((t) => typeof t.name === 'string').map((t) => ({ name: t.name as string, ...(isObject(t.annotations) ? { annotations: t.annotations } : {}) }));
+        }
+        if (result && result.isError === true) {
+          call.error = classifyFailure({ isErrorResult: { text: errorTextOf(result) }, idempotent: this.idempotent(c, call) });
+          this.finish(c, call, 'error', seq, ts, mono);
+        } else {
+          this.finish(c, call, 'success', seq, ts, mono);
+        }
+      } else {
+        const error = response?.error ?? {};
+        if (this.options.keepBodies) call.output = error;
+        call.output_summary = summarize(error);
+        const code = typeof error.code === 'number' ? error.code : undefined;
+        const data = error.data as { http_status?: unknown } | undefined;
+        const httpStatus = typeof data?.http_status === 'number' ? data.http_status : undefined;
+        const recorderReason = !byRecorder ? undefined : code === RecorderErrorCode.RequestTimeout ? 'timeout' : code === RecorderErrorCode.Denied ? 'denied' : c.serverDied ? 'server_crash' : 'transport';
+        call.error = classifyFailure({ rpcError: error, answeredByRecorder: byRecorder, recorderReason, httpStatus, idempotent: this.idempotent(c, call) });
+        this.finish(c, call, recorderReason === 'timeout' ? 'timeout' : 'error', seq, ts, mono);
+      }
+    }
+  }
+
+  private openCall(c: ConnState, dir: Direction, id: JsonRpcId, method: string, params: Record<string, unknown> | undefined, seq: number, ts: string, mono: number, loc: JournalLocation | undefined, opaque: boolean): void {
+    if (method === 'initialize' && dir === 'client_to_server' && params) this.learnAgent(c, params);
+    const isTool = method === 'tools/call' && typeof params?.name === 'string';
+    const input = isTool ? params?.arguments : params;
+    const call: Call = {
+      call_id: `${c.info.connection_id}:${seq}`,
+      session_id: c.info.session_id,
+      connection_id: c.info.connection_id,
+      direction: dir,
+      method,
+      tool: isTool ? (params?.name as string) : method,
+      request_id: id,
+      server: { name: c.info.server.name, ...(c.info.server.version ? { version: c.info.server.version } : {}) },
+      ...(c.info.agent ? { agent_id: agentId(c.info.agent) } : {}),
+      timestamp: ts,
+      input_summary: opaque ? '[opaque: too large or too deep to keep structured]' : summarize(input),
+      outcome: 'pending',
+      request_seq: seq,
+      progress: [],
+      logs: [],
+      nested_call_ids: [],
+      ...(loc ? { request_location: loc } : {}),
+      ...(opaque ? { opaque: ['request' as const] } : {}),
+    };
+    if (this.options.keepBodies && input !== undefined) call.input = input;
+    startMono.set(call, mono);
+    const token = (params?._meta as { progressToken?: unknown } | undefined)?.progressToken;
+    if (token !== undefined) progressTokens.set(call, token);
+    if (dir === 'server_to_client' && c.lastOpenClientCall && c.lastOpenClientCall.outcome === 'pending') {
+      call.parent_call_id = c.lastOpenClientCall.call_id;
+      this.touch(c.lastOpenClientCall).nested_call_ids.push(call.call_id);
+    }
+    c.open[dir].set(idKey(id), call);
+    if (dir === 'client_to_server') c.lastOpenClientCall = call;
+    this.calls.set(call.call_id, call);
+    this.touch(call);
+  }
+
+  private finish(c: ConnState, call: Call, outcome: Call['outcome'], _seq: number, ts: string, mono: number): void {
+    if (call.outcome !== 'pending') return;
+    call.outcome = outcome;
+    call.ended_at = ts;
+    const start = startMono.get(call);
+    if (start !== undefined) call.duration_ms = Math.max(0, Math.round((mono - start) * 1000) / 1000);
+    if (outcome === 'cancelled' && !call.error) call.error = classifyFailure({ cancelled: true, idempotent: this.idempotent(c, call) });
+    c.open[call.direction].delete(idKey(call.request_id));
+    if (c.lastOpenClientCall === call) {
+      const open = [...c.open.client_to_server.values()];
+      c.lastOpenClientCall = open[open.length - 1];
+    }
+  }
+
+  private learnAgent(c: ConnState, params: Record<string, unknown>): void {
+    const info = params.clientInfo as { name?: unknown; version?: unknown; title?: unknown } | undefined;
+    if (!info || typeof info.name !== 'string') return;
+    c.info.agent = {
+      name: info.name,
+      ...(typeof info.version === 'string' ? { version: info.version } : {}),
+      ...(typeof info.title === 'string' ? { title: info.title } : {}),
+      ...(typeof params.protocolVersion === 'string' ? { protocol_version: params.protocolVersion } : {}),
+      ...(params.capabilities !== undefined ? { capabilities: params.capabilities } : {}),
+    };
+  }
+
+  private learnHandshake(c: ConnState, result: Record<string, unknown>): void {
+    const info = result.serverInfo as { name?: unknown; version?: unknown; title?: unknown } | undefined;
+    const s = c.info.server;
+    if (typeof info?.version === 'string') s.version = info.version;
+    if (typeof info?.title === 'string') s.title = info.title;
+    if (typeof result.protocolVersion === 'string') s.protocol_version = result.protocolVersion;
+    if (result.capabilities !== undefined) s.capabilities = result.capabilities;
+    if (typeof result.instructions === 'string') s.instructions = result.instructions;
+  }
+
+  private idempotent(c: ConnState, call: Call): boolean {
+    if (call.method !== 'tools/call') return READ_ONLY_METHODS.has(call.method);
+    const a = c.info.tools?.find((t) => t.name === call.tool)?.annotations;
+    return a?.readOnlyHint === true || a?.idempotentHint === true;
+  }
+
+  private touch(call: Call): Call {
+    this.touched.add(call);
+    return call;
+  }
+}
+
+/** Methods that read without effect: repeating them is always safe. */
+const READ_ONLY_METHODS = new Set(['initialize', 'ping', 'tools/list', 'resources/list', 'resources/templates/list', 'resources/read', 'prompts/list', 'prompts/get', 'completion/complete', 'roots/list']);
+
+const startMono = new WeakMap<Call, number>();
+
+/** Assembles one session in a single pass. */
+export function assembleSession(records: Iterable<{ record: JournalRecord; location?: JournalLocation }>, options?: AssemblerOptions): CallAssembler {
+  const a = new CallAssembler(options);
+  for (const { record, location } of records) a.add(record, location);
+  return a;
+}
+
+export function agentId(agent: { name: string; version?: string }): string {
+  return agent.version ? `${agent.name}/${agent.version}` : agent.name;
+}
+
+function envelopeOfRecord(message: unknown): MessageEnvelope {
+  const m = message as { id?: unknown; method?: unknown; result?: unknown; error?: unknown };
+  const id = typeof m.id === 'string' || typeof m.id === 'number' ? m.id : m.id === null ? null : undefined;
+  if (typeof m.method === 'string') return id !== undefined && id !== null ? { kind: 'request', id, method: m.method } : { kind: 'notification', method: m.method };
+  if (m.error !== undefined) return { kind: 'error', id };
+  if (m.result !== undefined) return { kind: 'response', id };
+  return { kind: 'invalid' };
+}
+
+function paramsOf(msg: unknown): Record<string, unknown> | undefined {
+  const p = (msg as { params?: unknown } | undefined)?.params;
+  return isObject(p) ? p : undefined;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function progressTokenOf(call: Call): unknown {
+  return progressTokens.get(call);
+}
+
+/** The progress token lives in the request's `_meta`, which a tool call's `input` (its arguments) omits. */
+const progressTokens = new WeakMap<Call, unknown>();
+
+/** Text of an isError result, for the error message. */
+function errorTextOf(result: Record<string, unknown>): string {
+  const content = result.content;
+  if (Array.isArray(content)) {
+    const text = content
+      .filter((c): c is { type: 'text'; text: string } => isObject(c) && c.type === 'text' && typeof c.text === 'string')
+      .map((c) => c.text)
+      .join('\n');
+    if (text) return text.length > 1000 ? `${text.slice(0, 1000)}…` : text;
+  }
+  return 'tool reported an error';
+}
+
+/** A one-line preview; never walks deeper than JSON.stringify would on a bounded value. */
+export function summarize(value: unknown): string {
+  if (value === undefined) return '';
+  let s: string;
+  try {
+    s = typeof value === 'string' ? value : JSON.stringify(value);
+  } catch {
+    return '[unprintable]';
+  }
+  return s.length > SUMMARY_CHARS ? `${s.slice(0, SUMMARY_CHARS - 1)}…` : s;
+}

@@ -1,0 +1,73 @@
+import type { JsonRpcId, MessageEnvelope } from './records';
+
+/**
+ * Cheap, allocation-free checks for the recorder's hot path. Full validation with the SDK's
+ * schemas happens off the forwarding path, when calls are assembled.
+ */
+
+/** Nesting beyond this is forwarded untouched but kept as opaque bytes: recursive walkers and `JSON.stringify` overflow the stack on 100,000-deep input. */
+export const DEFAULT_MAX_DEPTH = 64;
+/** Messages larger than this are forwarded untouched but kept as opaque bytes rather than structured JSON. */
+export const DEFAULT_MAX_STRUCTURED_BYTES = 8 * 1024 * 1024;
+
+/** True when the JSON text nests arrays/objects deeper than `limit`. Scans the text once; strings are skipped. */
+export function jsonDepthExceeds(text: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c /* \ */) i++;
+      else if (c === 0x22 /* " */) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+      if (++depth > limit) return true;
+    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
+      depth--;
+    }
+  }
+  return false;
+}
+
+function isId(value: unknown): value is JsonRpcId {
+  return typeof value === 'string' || typeof value === 'number';
+}
+
+/** Classifies a parsed JSON value as a JSON-RPC 2.0 message by its envelope only. */
+export function envelopeOf(value: unknown): MessageEnvelope {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { kind: 'invalid' };
+  const m = value as Record<string, unknown>;
+  if (m.jsonrpc !== '2.0') return { kind: 'invalid' };
+  const method = typeof m.method === 'string' ? m.method : undefined;
+  if (method !== undefined) {
+    if (isId(m.id)) return { kind: 'request', id: m.id, method };
+    if (m.id === undefined) return { kind: 'notification', method };
+    return { kind: 'invalid', method };
+  }
+  if ('error' in m && (isId(m.id) || m.id === null)) return { kind: 'error', id: m.id as JsonRpcId | null };
+  if ('result' in m && isId(m.id)) return { kind: 'response', id: m.id };
+  return { kind: 'invalid' };
+}
+
+/** A stable map key for a JSON-RPC id: 1 and "1" are different ids. */
+export function idKey(id: JsonRpcId): string {
+  return typeof id === 'number' ? `n:${id}` : `s:${id}`;
+}
+
+/** Builds a JSON-RPC error response the recorder sends when a call can no longer complete. */
+export function errorResponse(id: JsonRpcId | null, code: number, message: string, data?: unknown): string {
+  const error: Record<string, unknown> = { code, message };
+  if (data !== undefined) error.data = data;
+  return JSON.stringify({ jsonrpc: '2.0', id, error });
+}
+
+/** JSON-RPC error codes the recorder itself uses. */
+export const RecorderErrorCode = {
+  /** The SDK's own "request timed out" code, so clients treat it like their own timeout. */
+  RequestTimeout: -32001,
+  /** Server process exited, failed to spawn, or the connection to it broke. */
+  ConnectionClosed: -32000,
+  /** A gate (security alert or spend governor) refused the call. */
+  Denied: -32003,
+} as const;

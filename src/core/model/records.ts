@@ -1,0 +1,204 @@
+/**
+ * The journal's record types: the single source of truth for what the recorder writes.
+ *
+ * One JSON object per line. Every record carries the session it belongs to, a per-session
+ * sequence number, a wall-clock ISO timestamp and a monotonic timestamp (milliseconds since the
+ * writing process started, for durations that survive clock jumps). Everything else in the
+ * product — index, views, exports — is derived from these records.
+ */
+
+export const JOURNAL_FORMAT = 'mcp-flight.journal';
+/** Bumped when the record format changes incompatibly; a newer store opens read-only. */
+export const JOURNAL_VERSION = 1;
+
+export type Direction = 'client_to_server' | 'server_to_client';
+
+/** How the client reaches the recorder. */
+export type UpstreamKind = 'stdio' | 'http' | 'in_process';
+/** How the recorder reaches the server. */
+export type DownstreamKind = 'stdio' | 'http' | 'sse';
+
+export type RecorderKind = 'cli-record' | 'cli-serve' | 'extension' | 'replay' | 'test' | 'demo';
+
+export interface ServerTarget {
+  /** The name the user configured for the server. */
+  name: string;
+  transport: DownstreamKind;
+  command?: string;
+  args?: string[];
+  cwd?: string;
+  url?: string;
+  /** Names only: values of env entries and headers never enter the record here. */
+  env_names?: string[];
+  header_names?: string[];
+}
+
+interface RecordBase {
+  session_id: string;
+  seq: number;
+  ts: string;
+  mono: number;
+}
+
+interface ConnectionScoped extends RecordBase {
+  connection_id: string;
+}
+
+export interface SegmentHeader {
+  type: 'segment';
+  format: typeof JOURNAL_FORMAT;
+  version: number;
+  writer_id: string;
+  segment: number;
+  created_at: string;
+}
+
+export interface SessionStartRecord extends RecordBase {
+  type: 'session_start';
+  recorder: { kind: RecorderKind; version: string; pid: number; hostname: string; user: string };
+  /** For replay sessions: the call being replayed. */
+  replay_of?: { session_id: string; call_id: string };
+}
+
+export interface SessionEndRecord extends RecordBase {
+  type: 'session_end';
+  reason: string;
+}
+
+export interface ConnectionOpenRecord extends ConnectionScoped {
+  type: 'connection_open';
+  server: ServerTarget;
+  upstream: UpstreamKind;
+}
+
+export interface ConnectionCloseRecord extends ConnectionScoped {
+  type: 'connection_close';
+  reason: string;
+}
+
+/** One JSON-RPC message as it crossed the recorder. */
+export interface MessageRecord extends ConnectionScoped {
+  type: 'message';
+  dir: Direction;
+  /** Bytes on the wire (without stdio's newline framing). */
+  size: number;
+  message: unknown;
+  /** Set when the recorder itself produced the message (e.g. an error for a call the server can no longer answer). */
+  origin?: 'recorder';
+  /** Streamable HTTP session id, when the transport has one. */
+  mcp_session_id?: string;
+}
+
+/**
+ * A message forwarded untouched but too deep or too large to keep as structured JSON. The
+ * envelope (id, method, whether it is a result or an error) is still extracted so pairing works.
+ */
+export interface OpaqueRecord extends ConnectionScoped {
+  type: 'opaque';
+  dir: Direction;
+  size: number;
+  reason: 'depth_limit' | 'size_limit';
+  sha256: string;
+  envelope: MessageEnvelope;
+  /** The bytes themselves: UTF-8 text when valid, otherwise base64. */
+  text?: string;
+  base64?: string;
+}
+
+/** Bytes that are not a JSON-RPC message (banners on stdout, invalid UTF-8, JSON that is not JSON-RPC). */
+export interface NonJsonRecord extends ConnectionScoped {
+  type: 'non_json';
+  dir: Direction;
+  size: number;
+  reason: 'not_json' | 'invalid_utf8' | 'not_jsonrpc';
+  forwarded: boolean;
+  text?: string;
+  base64?: string;
+}
+
+export interface StderrRecord extends ConnectionScoped {
+  type: 'stderr';
+  text: string;
+}
+
+export interface ProcessSpawnRecord extends ConnectionScoped {
+  type: 'process_spawn';
+  pid: number;
+}
+
+export interface ProcessExitRecord extends ConnectionScoped {
+  type: 'process_exit';
+  code: number | null;
+  signal: string | null;
+}
+
+export interface SpawnErrorRecord extends ConnectionScoped {
+  type: 'spawn_error';
+  code: string;
+  message: string;
+}
+
+export interface TransportErrorRecord extends ConnectionScoped {
+  type: 'transport_error';
+  side: 'upstream' | 'downstream';
+  message: string;
+  http_status?: number;
+}
+
+/** The recorder gave up waiting for a response and answered the client itself. */
+export interface TimeoutRecord extends ConnectionScoped {
+  type: 'timeout';
+  request_id: string | number;
+  after_ms: number;
+}
+
+export interface GateDecisionRecord extends ConnectionScoped {
+  type: 'gate_decision';
+  request_id: string | number;
+  decision: 'allow' | 'deny';
+  reason?: string;
+  held_ms: number;
+}
+
+/** One HTTP exchange seen by the reverse proxy (status and header names; bodies are in message records). */
+export interface HttpExchangeRecord extends ConnectionScoped {
+  type: 'http_exchange';
+  method: string;
+  path: string;
+  status: number;
+  content_type?: string;
+  www_authenticate?: string;
+}
+
+export type JournalRecord =
+  | SessionStartRecord
+  | SessionEndRecord
+  | ConnectionOpenRecord
+  | ConnectionCloseRecord
+  | MessageRecord
+  | OpaqueRecord
+  | NonJsonRecord
+  | StderrRecord
+  | ProcessSpawnRecord
+  | ProcessExitRecord
+  | SpawnErrorRecord
+  | TransportErrorRecord
+  | TimeoutRecord
+  | GateDecisionRecord
+  | HttpExchangeRecord;
+
+export type RecordType = JournalRecord['type'];
+
+/** Records scoped to one connection, without the stamp the recorder adds. */
+export type ConnectionEvent = DistributiveOmit<Extract<JournalRecord, { connection_id: string }>, keyof ConnectionScoped>;
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+export type JsonRpcId = string | number;
+
+/** What the recorder needs of a message to pair it, without keeping the whole of it. */
+export interface MessageEnvelope {
+  kind: 'request' | 'notification' | 'response' | 'error' | 'invalid';
+  id?: JsonRpcId | null;
+  method?: string;
+}

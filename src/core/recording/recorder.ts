@@ -1,0 +1,192 @@
+import * as crypto from 'node:crypto';
+import * as os from 'node:os';
+import { Emitter } from '../model/events';
+import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_STRUCTURED_BYTES, envelopeOf, jsonDepthExceeds } from '../model/jsonrpc';
+import type {
+  ConnectionEvent,
+  Direction,
+  JournalRecord,
+  MessageEnvelope,
+  RecorderKind,
+  ServerTarget,
+  UpstreamKind,
+} from '../model/records';
+import type { JournalWriter } from '../store/journal';
+import { VERSION } from '../version';
+
+/**
+ * A recording session: one recorder lifetime (the extension from activation to shutdown, one
+ * `mcp-flight record` or `serve` process). It stamps every record with the session id, a
+ * per-session sequence number and wall-clock and monotonic times, hands it to the journal, and
+ * then tells live listeners.
+ */
+
+export interface RecorderOptions {
+  kind: RecorderKind;
+  journal: JournalWriter;
+  sessionId?: string;
+  maxDepth?: number;
+  maxStructuredBytes?: number;
+  replayOf?: { session_id: string; call_id: string };
+}
+
+/** What the recorder learned about one message it journaled. */
+export interface TappedMessage {
+  envelope: MessageEnvelope;
+  /** The parsed message; undefined for opaque and non-JSON frames. */
+  value: unknown;
+  /** False when the frame is not a JSON-RPC message at all. */
+  isJsonRpc: boolean;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+export function newSessionId(): string {
+  return crypto.randomUUID();
+}
+
+export class Recorder {
+  readonly sessionId: string;
+  readonly journal: JournalWriter;
+  private seq = 0;
+  private connectionCount = 0;
+  private ended = false;
+  private readonly maxDepth: number;
+  private readonly maxStructuredBytes: number;
+  private readonly onRecordEmitter = new Emitter<JournalRecord>();
+  /** Every record, after it reached the journal. */
+  readonly onRecord = this.onRecordEmitter.event;
+
+  constructor(private readonly options: RecorderOptions) {
+    this.sessionId = options.sessionId ?? newSessionId();
+    this.journal = options.journal;
+    this.maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
+    this.maxStructuredBytes = options.maxStructuredBytes ?? DEFAULT_MAX_STRUCTURED_BYTES;
+    this.write({
+      type: 'session_start',
+      ...this.stamp(),
+      recorder: { kind: options.kind, version: VERSION, pid: process.pid, hostname: os.hostname(), user: safeUser() },
+      ...(options.replayOf ? { replay_of: options.replayOf } : {}),
+    });
+  }
+
+  openConnection(server: ServerTarget, upstream: UpstreamKind): ConnectionRecorder {
+    const id = `c${++this.connectionCount}`;
+    const conn = new ConnectionRecorder(this, id);
+    conn.event({ type: 'connection_open', server, upstream });
+    return conn;
+  }
+
+  end(reason = 'shutdown'): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.write({ type: 'session_end', ...this.stamp(), reason });
+    this.journal.sync();
+  }
+
+  get isEnded(): boolean {
+    return this.ended;
+  }
+
+  /** @internal */
+  stamp(): { session_id: string; seq: number; ts: string; mono: number } {
+    return { session_id: this.sessionId, seq: ++this.seq, ts: new Date().toISOString(), mono: Math.round(performance.now() * 1000) / 1000 };
+  }
+
+  /** @internal */
+  write(record: JournalRecord, line?: string): void {
+    this.journal.appendLine(line ?? JSON.stringify(record));
+    if (this.onRecordEmitter.hasListeners) this.onRecordEmitter.fire(record);
+  }
+
+  /** @internal The hot path: classify one frame, journal it, report what it was. */
+  tap(connectionId: string, dir: Direction, frame: Buffer | string, extra?: { origin?: 'recorder'; mcp_session_id?: string }): TappedMessage {
+    const size = typeof frame === 'string' ? Buffer.byteLength(frame) : frame.length;
+    let text: string;
+    if (typeof frame === 'string') {
+      text = frame;
+    } else {
+      try {
+        text = utf8.decode(frame);
+      } catch {
+        this.write({ type: 'non_json', ...this.stamp(), connection_id: connectionId, dir, size, reason: 'invalid_utf8', forwarded: true, base64: frame.toString('base64') });
+        return { envelope: { kind: 'invalid' }, value: undefined, isJsonRpc: false };
+      }
+    }
+
+    const tooLarge = size > this.maxStructuredBytes;
+    const tooDeep = !tooLarge && jsonDepthExceeds(text, this.maxDepth);
+    let value: unknown;
+    try {
+      // V8's JSON.parse is iterative, so even 100,000-deep input parses; only walking it would overflow.
+      value = JSON.parse(text);
+    } catch {
+      this.write({ type: 'non_json', ...this.stamp(), connection_id: connectionId, dir, size, reason: 'not_json', forwarded: true, text });
+      return { envelope: { kind: 'invalid' }, value: undefined, isJsonRpc: false };
+    }
+    const envelope = envelopeOf(value);
+
+    if (tooLarge || tooDeep) {
+      this.write({
+        type: 'opaque',
+        ...this.stamp(),
+        connection_id: connectionId,
+        dir,
+        size,
+        reason: tooLarge ? 'size_limit' : 'depth_limit',
+        sha256: crypto.createHash('sha256').update(text).digest('hex'),
+        envelope,
+        text,
+      });
+      return { envelope, value: undefined, isJsonRpc: envelope.kind !== 'invalid' };
+    }
+
+    if (envelope.kind === 'invalid') {
+      this.write({ type: 'non_json', ...this.stamp(), connection_id: connectionId, dir, size, reason: 'not_jsonrpc', forwarded: true, text });
+      return { envelope, value, isJsonRpc: false };
+    }
+
+    const stamp = this.stamp();
+    const record: JournalRecord = { type: 'message', ...stamp, connection_id: connectionId, dir, size, message: value, ...extra };
+    // The message goes into the journal as the exact text that crossed the wire (already proven
+    // to be JSON above), so the record keeps key order, spacing and numbers verbatim and the hot
+    // path never re-serialises. Line breaks inside would break the framing: those re-serialise.
+    let line: string | undefined;
+    if (text.indexOf('\n') === -1 && text.indexOf('\r') === -1) {
+      let head = `{"type":"message","session_id":"${stamp.session_id}","seq":${stamp.seq},"ts":"${stamp.ts}","mono":${stamp.mono},"connection_id":${JSON.stringify(connectionId)},"dir":"${dir}","size":${size}`;
+      if (extra?.origin) head += `,"origin":"${extra.origin}"`;
+      if (extra?.mcp_session_id !== undefined) head += `,"mcp_session_id":${JSON.stringify(extra.mcp_session_id)}`;
+      line = `${head},"message":${text}}`;
+    }
+    this.write(record, line);
+    return { envelope, value, isJsonRpc: true };
+  }
+}
+
+export class ConnectionRecorder {
+  constructor(
+    readonly recorder: Recorder,
+    readonly id: string,
+  ) {}
+
+  get sessionId(): string {
+    return this.recorder.sessionId;
+  }
+
+  /** Journals one message frame before it is forwarded. */
+  message(dir: Direction, frame: Buffer | string, extra?: { origin?: 'recorder'; mcp_session_id?: string }): TappedMessage {
+    return this.recorder.tap(this.id, dir, frame, extra);
+  }
+
+  event(ev: ConnectionEvent): void {
+    this.recorder.write({ ...ev, ...this.recorder.stamp(), connection_id: this.id } as JournalRecord);
+  }
+}
+
+function safeUser(): string {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return process.env.USER ?? 'unknown';
+  }
+}

@@ -1,0 +1,236 @@
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { JOURNAL_FORMAT, JOURNAL_VERSION, type JournalRecord, type SegmentHeader } from '../model/records';
+import { ensureStore, type StoreLayout } from './layout';
+
+/**
+ * The append-only journal: the evidence everything else is derived from.
+ *
+ * Each writer (one recorder process) appends to segment files of its own, so any number of
+ * writers share a store without locks. A record is one line, written with a synchronous
+ * `write(2)` before the message is forwarded: once the peer has the message, the OS has the
+ * record, so kill -9 of the recorder loses nothing forwarded. `fsync` runs in batches at least
+ * once a second, so a power loss costs at most the last second.
+ */
+
+export interface JournalWriterOptions {
+  /** Start a new segment past this size. */
+  maxSegmentBytes?: number;
+  /** At most this long between a write and its fsync. */
+  fsyncIntervalMs?: number;
+}
+
+export interface RecordLocation {
+  file: string;
+  offset: number;
+  length: number;
+}
+
+const SEGMENT_SUFFIX = '.jsonl';
+
+export class JournalWriter {
+  readonly writerId: string;
+  private fd = -1;
+  private segmentNo = 0;
+  private segmentFile = '';
+  private segmentSize = 0;
+  private dirty = false;
+  private closed = false;
+  private readonly timer: NodeJS.Timeout;
+  private readonly maxSegmentBytes: number;
+
+  constructor(
+    readonly layout: StoreLayout,
+    options: JournalWriterOptions = {},
+  ) {
+    this.maxSegmentBytes = options.maxSegmentBytes ?? 64 * 1024 * 1024;
+    // Sortable by creation time, unique across processes and hosts sharing a folder.
+    this.writerId = `${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')}-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
+    this.openSegment();
+    this.timer = setInterval(() => this.sync(), options.fsyncIntervalMs ?? 1000);
+    this.timer.unref();
+  }
+
+  static open(storeRoot: string, options?: JournalWriterOptions): JournalWriter {
+    return new JournalWriter(ensureStore(storeRoot), options);
+  }
+
+  get currentSegment(): string {
+    return this.segmentFile;
+  }
+
+  /** Appends one record, given as its JSON text without newline. Returns where it landed. */
+  appendLine(json: string): RecordLocation {
+    if (this.closed) throw new Error('journal writer is closed');
+    const buf = Buffer.from(json + '\n', 'utf8');
+    if (this.segmentSize > 0 && this.segmentSize + buf.length > this.maxSegmentBytes) this.rotate();
+    const offset = this.segmentSize;
+    let written = 0;
+    while (written < buf.length) written += fs.writeSync(this.fd, buf, written, buf.length - written);
+    this.segmentSize += buf.length;
+    this.dirty = true;
+    return { file: this.segmentFile, offset, length: buf.length };
+  }
+
+  append(record: JournalRecord): RecordLocation {
+    return this.appendLine(JSON.stringify(record));
+  }
+
+  /** fsync now if anything was written since the last one. */
+  sync(): void {
+    if (!this.dirty || this.fd < 0) return;
+    this.dirty = false;
+    try {
+      fs.fsyncSync(this.fd);
+    } catch (err) {
+      this.dirty = true;
+      console.error('mcp-flight: journal fsync failed:', err);
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    clearInterval(this.timer);
+    this.sync();
+    fs.closeSync(this.fd);
+    this.fd = -1;
+    this.closed = true;
+  }
+
+  private rotate(): void {
+    this.sync();
+    fs.closeSync(this.fd);
+    this.segmentNo++;
+    this.openSegment();
+  }
+
+  private openSegment(): void {
+    const name = `${this.writerId}-${String(this.segmentNo).padStart(4, '0')}${SEGMENT_SUFFIX}`;
+    this.segmentFile = path.join(this.layout.journalDir, name);
+    this.fd = fs.openSync(this.segmentFile, 'wx', 0o600);
+    this.segmentSize = 0;
+    const header: SegmentHeader = {
+      type: 'segment',
+      format: JOURNAL_FORMAT,
+      version: JOURNAL_VERSION,
+      writer_id: this.writerId,
+      segment: this.segmentNo,
+      created_at: new Date().toISOString(),
+    };
+    this.appendLine(JSON.stringify(header));
+    this.sync();
+  }
+}
+
+export function listSegments(layout: StoreLayout): string[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(layout.journalDir);
+  } catch {
+    return [];
+  }
+  return names
+    .filter((n) => n.endsWith(SEGMENT_SUFFIX))
+    .sort()
+    .map((n) => path.join(layout.journalDir, n));
+}
+
+export interface ReadRecord {
+  record: JournalRecord;
+  offset: number;
+  length: number;
+}
+
+export interface SegmentProblem {
+  offset: number;
+  kind: 'torn_tail' | 'corrupt_line' | 'unknown_version';
+  detail: string;
+}
+
+export interface SegmentReadResult {
+  header?: SegmentHeader;
+  records: ReadRecord[];
+  /** Where the next read should start: just after the last complete line. */
+  nextOffset: number;
+  problems: SegmentProblem[];
+}
+
+const READ_CHUNK = 4 * 1024 * 1024;
+
+/**
+ * Reads the complete lines of a segment from `fromOffset`. An incomplete last line is left
+ * unread (the writer may still be writing it); with `final` it is reported as a torn tail — the
+ * trace of a writer killed mid-write — and dropped. A complete line that is not JSON is reported,
+ * never silently skipped.
+ */
+export function readSegment(file: string, fromOffset = 0, options: { final?: boolean; limitBytes?: number } = {}): SegmentReadResult {
+  const result: SegmentReadResult = { records: [], nextOffset: fromOffset, problems: [] };
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch {
+    return result;
+  }
+  try {
+    const size = fs.fstatSync(fd).size;
+    const end = options.limitBytes !== undefined ? Math.min(size, fromOffset + options.limitBytes) : size;
+    let pos = fromOffset;
+    let carry: Buffer = Buffer.alloc(0);
+    let carryOffset = pos;
+    while (pos < end) {
+      const chunk = Buffer.allocUnsafe(Math.min(READ_CHUNK, end - pos));
+      const n = fs.readSync(fd, chunk, 0, chunk.length, pos);
+      if (n <= 0) break;
+      pos += n;
+      const data = carry.length ? Buffer.concat([carry, chunk.subarray(0, n)]) : chunk.subarray(0, n);
+      let start = 0;
+      for (let nl = data.indexOf(0x0a, start); nl !== -1; nl = data.indexOf(0x0a, start)) {
+        const lineOffset = carryOffset + start;
+        parseLine(data.toString('utf8', start, nl), lineOffset, nl - start + 1, result);
+        start = nl + 1;
+      }
+      carryOffset += start;
+      carry = Buffer.from(data.subarray(start));
+    }
+    result.nextOffset = carryOffset;
+    if (carry.length && options.final) {
+      result.problems.push({ offset: carryOffset, kind: 'torn_tail', detail: `${carry.length} bytes without a closing newline (writer stopped mid-record); dropped` });
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return result;
+}
+
+function parseLine(text: string, offset: number, length: number, into: SegmentReadResult): void {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    into.problems.push({ offset, kind: 'corrupt_line', detail: `not JSON: ${(err as Error).message}` });
+    return;
+  }
+  const rec = value as { type?: unknown };
+  if (rec.type === 'segment') {
+    const header = value as SegmentHeader;
+    into.header = header;
+    if (header.version > JOURNAL_VERSION) {
+      into.problems.push({ offset, kind: 'unknown_version', detail: `segment written in journal format v${header.version}` });
+    }
+    return;
+  }
+  into.records.push({ record: value as JournalRecord, offset, length });
+}
+
+/** Reads one record back by its location (for on-demand bodies: the index keeps offsets, not payloads). */
+export function readRecordAt(file: string, offset: number, length: number): JournalRecord {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(length);
+    fs.readSync(fd, buf, 0, length, offset);
+    return JSON.parse(buf.toString('utf8')) as JournalRecord;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
