@@ -1,0 +1,357 @@
+import type { Call, ConnectionInfo, ErrorClass, SessionInfo, TerminalState } from '../model/calls';
+import type { CallAssembler } from './calls';
+import { agentId } from './calls';
+import { ERROR_CLASS_RULES } from './errors';
+
+/**
+ * One session at a glance: the counts operators ask for first (how many tool calls, how many
+ * failed and why), who talked to whom, and how the session ended. Derived only from an assembled
+ * session, so the CLI, the views and the exports all report the same numbers.
+ *
+ * Counting rules (documented in docs/export-format.md):
+ * - `tool_calls` counts every `tools/call` request, in either direction:
+ *   `tool_calls = successful_calls + failed_calls + cancelled_calls + pending_calls`.
+ * - `failed_calls` counts tool calls whose outcome is `error` (JSON-RPC error or `isError`
+ *   result) or `timeout`.
+ * - `other_requests` counts every other request (initialize, tools/list, server→client
+ *   requests such as roots/list…), whatever its outcome.
+ * - `errors_by_class` counts every call carrying an error, of any method, cancellations included.
+ * - `failures` lists calls of any method that ended in `error` or `timeout`, in request order.
+ */
+
+export interface SessionSummaryFacts {
+  /** Whether the process that writes this session is still running (decides in_progress vs interrupted). */
+  writerAlive: boolean;
+  /** The timestamp of the session's last record, for the duration of a session that has not ended. */
+  lastRecordTs?: string;
+  /** At most this many entries in `failures` (default 100); the rest are counted in `failures_omitted`. */
+  maxFailures?: number;
+}
+
+export interface ServerSummary {
+  /** The name the user configured for the server. */
+  name: string;
+  /** From the server's `serverInfo`, once the handshake completed. */
+  version: string | null;
+  connections: number;
+  /** tools/call requests to this server. */
+  calls: number;
+  /** Of those, the ones that ended in error or timeout. */
+  failures: number;
+}
+
+export interface AgentSummary {
+  /** `clientInfo` as `name/version`. */
+  agent_id: string;
+  name: string;
+  version: string | null;
+  connections: number;
+  /** tools/call requests made over this agent's connections. */
+  calls: number;
+}
+
+export interface FailureSummary {
+  call_id: string;
+  timestamp: string;
+  server: string;
+  method: string;
+  tool: string;
+  outcome: 'error' | 'timeout';
+  error_class: ErrorClass;
+  error_code: number | string | null;
+  /** One line, at most 300 characters. */
+  message: string;
+}
+
+export interface SessionEventCounts {
+  stderr_lines: number;
+  non_json_frames: number;
+  opaque_frames: number;
+  transport_errors: number;
+  /** Calls (any method) that ended in a timeout. */
+  timeouts: number;
+  /** Server processes that exited with a non-zero code or were killed by a signal. */
+  abnormal_exits: number;
+  spawn_errors: number;
+}
+
+export interface SessionSummary {
+  session_id: string;
+  /** Null only for a damaged journal that lost the session_start record. */
+  started_at: string | null;
+  ended_at: string | null;
+  end_reason: string | null;
+  /** Wall-clock span from start to end (or to the last record while the session has not ended). */
+  duration_ms: number | null;
+  terminal_state: TerminalState;
+  tool_calls: number;
+  successful_calls: number;
+  failed_calls: number;
+  cancelled_calls: number;
+  pending_calls: number;
+  other_requests: number;
+  servers: ServerSummary[];
+  agents: AgentSummary[];
+  /** Non-zero counts only, keys in the order of the ErrorClass table. */
+  errors_by_class: Partial<Record<ErrorClass, number>>;
+  failures: FailureSummary[];
+  failures_omitted: number;
+  events: SessionEventCounts;
+  recorder: SessionInfo['recorder'] | null;
+  replay_of: { session_id: string; call_id: string } | null;
+}
+
+const DEFAULT_MAX_FAILURES = 100;
+const FAILURE_MESSAGE_CHARS = 300;
+
+export function summarizeSession(assembler: CallAssembler, facts: SessionSummaryFacts): SessionSummary {
+  const session = assembler.session;
+  const connections = connectionsOf(assembler);
+  const maxFailures = facts.maxFailures ?? DEFAULT_MAX_FAILURES;
+
+  let tool_calls = 0;
+  let successful_calls = 0;
+  let failed_calls = 0;
+  let cancelled_calls = 0;
+  let pending_calls = 0;
+  let other_requests = 0;
+  let pendingAny = 0;
+  let timeouts = 0;
+  let latest = '';
+  const errorCounts = new Map<ErrorClass, number>();
+  const failures: FailureSummary[] = [];
+  let failures_omitted = 0;
+  const perConnection = new Map<string, { calls: number; failures: number }>();
+
+  for (const call of assembler.calls.values()) {
+    if (call.timestamp > latest) latest = call.timestamp;
+    if (call.ended_at !== undefined && call.ended_at > latest) latest = call.ended_at;
+    if (call.outcome === 'pending') pendingAny++;
+    if (call.outcome === 'timeout') timeouts++;
+    if (call.error) errorCounts.set(call.error.error_class, (errorCounts.get(call.error.error_class) ?? 0) + 1);
+    const failed = call.outcome === 'error' || call.outcome === 'timeout';
+    if (failed) {
+      if (failures.length < maxFailures) failures.push(failureOf(call, assembler.connection(call.connection_id)));
+      else failures_omitted++;
+    }
+    if (call.method !== 'tools/call') {
+      other_requests++;
+      continue;
+    }
+    tool_calls++;
+    if (call.outcome === 'success') successful_calls++;
+    else if (failed) failed_calls++;
+    else if (call.outcome === 'cancelled') cancelled_calls++;
+    else pending_calls++;
+    let pc = perConnection.get(call.connection_id);
+    if (!pc) perConnection.set(call.connection_id, (pc = { calls: 0, failures: 0 }));
+    pc.calls++;
+    if (failed) pc.failures++;
+  }
+
+  const servers = new Map<string, ServerSummary>();
+  const agents = new Map<string, AgentSummary>();
+  const events: SessionEventCounts = { stderr_lines: 0, non_json_frames: 0, opaque_frames: 0, transport_errors: 0, timeouts, abnormal_exits: 0, spawn_errors: 0 };
+  for (const c of connections) {
+    for (const t of [c.opened_at, c.closed_at]) if (t !== undefined && t > latest) latest = t;
+    const pc = perConnection.get(c.connection_id) ?? { calls: 0, failures: 0 };
+    const version = c.server.version ?? null;
+    const serverKey = JSON.stringify([c.server.name, version]);
+    let s = servers.get(serverKey);
+    if (!s) servers.set(serverKey, (s = { name: c.server.name, version, connections: 0, calls: 0, failures: 0 }));
+    s.connections++;
+    s.calls += pc.calls;
+    s.failures += pc.failures;
+    if (c.agent) {
+      const id = agentId(c.agent);
+      let a = agents.get(id);
+      if (!a) agents.set(id, (a = { agent_id: id, name: c.agent.name, version: c.agent.version ?? null, connections: 0, calls: 0 }));
+      a.connections++;
+      a.calls += pc.calls;
+    }
+    events.stderr_lines += c.stderr_lines;
+    events.non_json_frames += c.non_json_frames;
+    events.opaque_frames += c.opaque_frames;
+    events.transport_errors += c.transport_errors;
+    const p = c.process;
+    // process_exit sets both: a non-zero code, or a null code with a signal, is abnormal.
+    if (p && p.exit_code !== undefined && (p.exit_code !== 0 || (p.signal !== null && p.signal !== undefined))) events.abnormal_exits++;
+    if (p?.spawn_error !== undefined) events.spawn_errors++;
+  }
+
+  const errors_by_class: Partial<Record<ErrorClass, number>> = {};
+  for (const cls of Object.keys(ERROR_CLASS_RULES) as ErrorClass[]) {
+    const n = errorCounts.get(cls);
+    if (n) errors_by_class[cls] = n;
+  }
+
+  const started_at = session?.started_at ?? null;
+  const ended_at = session?.ended_at ?? null;
+  const endTs = ended_at ?? facts.lastRecordTs ?? (latest || null);
+  const duration_ms = started_at !== null && endTs !== null ? durationBetween(started_at, endTs) : null;
+
+  return {
+    session_id: session?.session_id ?? firstValue(assembler.calls)?.session_id ?? connections[0]?.session_id ?? '',
+    started_at,
+    ended_at,
+    end_reason: session?.end_reason ?? null,
+    duration_ms,
+    terminal_state: terminalState({ ended: ended_at !== null, writerAlive: facts.writerAlive, pendingCalls: pendingAny, failedCalls: failed_calls, successfulCalls: successful_calls }),
+    tool_calls,
+    successful_calls,
+    failed_calls,
+    cancelled_calls,
+    pending_calls,
+    other_requests,
+    servers: [...servers.values()],
+    agents: [...agents.values()],
+    errors_by_class,
+    failures,
+    failures_omitted,
+    events,
+    recorder: session?.recorder ?? null,
+    replay_of: session?.replay_of ?? null,
+  };
+}
+
+/**
+ * How a session ended, by these rules, first match wins:
+ * 1. no session_end record and the writer is alive → `in_progress`;
+ * 2. no session_end record and the writer is gone (killed, crashed) → `interrupted`;
+ * 3. the session ended with any call (any method, either direction) still pending → `interrupted`;
+ * 4. failed tool calls and successful tool calls → `partial_success`;
+ * 5. failed tool calls only → `failure`;
+ * 6. otherwise (all succeeded, only cancellations, or no tool calls) → `success`.
+ * Retries (a failure followed by a successful identical call) are refined by a later rule set.
+ */
+export function terminalState(f: { ended: boolean; writerAlive: boolean; pendingCalls: number; failedCalls: number; successfulCalls: number }): TerminalState {
+  if (!f.ended) return f.writerAlive ? 'in_progress' : 'interrupted';
+  if (f.pendingCalls > 0) return 'interrupted';
+  if (f.failedCalls > 0) return f.successfulCalls > 0 ? 'partial_success' : 'failure';
+  return 'success';
+}
+
+function connectionsOf(assembler: CallAssembler): ConnectionInfo[] {
+  if (assembler.session) return assembler.session.connections;
+  // No session_start (a damaged journal): recover the connections the calls went through.
+  const seen = new Map<string, ConnectionInfo>();
+  for (const call of assembler.calls.values()) {
+    const info = assembler.connection(call.connection_id);
+    if (info && !seen.has(call.connection_id)) seen.set(call.connection_id, info);
+  }
+  return [...seen.values()];
+}
+
+function failureOf(call: Call, conn: ConnectionInfo | undefined): FailureSummary {
+  const e = call.error;
+  return {
+    call_id: call.call_id,
+    timestamp: call.timestamp,
+    server: conn?.server.name ?? call.server.name,
+    method: call.method,
+    tool: call.tool,
+    outcome: call.outcome === 'timeout' ? 'timeout' : 'error',
+    error_class: e?.error_class ?? (call.outcome === 'timeout' ? 'timeout' : 'internal_error'),
+    error_code: e?.error_code ?? null,
+    message: oneLine(e?.message ?? '', FAILURE_MESSAGE_CHARS),
+  };
+}
+
+function firstValue<V>(m: Map<string, V>): V | undefined {
+  for (const v of m.values()) return v;
+  return undefined;
+}
+
+function durationBetween(from: string, to: string): number | null {
+  const a = Date.parse(from);
+  const b = Date.parse(to);
+  if (Number.isNaN(a) || Number.isNaN(b)) return null;
+  return Math.max(0, b - a);
+}
+
+function oneLine(text: string, max: number): string {
+  const s = text.replace(/\s+/g, ' ').trim();
+  return s.length > max ? `${s.slice(0, max - 1)}…` : s;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Human-readable text for the CLI.
+
+const LABEL = 12;
+
+/**
+ * The summary as compact, aligned plain text (no colour, no trailing spaces, ends with a newline):
+ * one line per topic, then the failures — call id, tool, error class, code, message — in columns.
+ */
+export function formatSummaryText(s: SessionSummary, options: { width?: number } = {}): string {
+  const width = options.width ?? 120;
+  const lines: string[] = [];
+  const row = (label: string, value: string): void => {
+    lines.push(`${label.padEnd(LABEL)}${value}`.trimEnd());
+  };
+
+  const rec = s.recorder ? ` (${s.recorder.kind} ${s.recorder.version}${s.recorder.hostname ? ` on ${s.recorder.hostname}` : ''})` : '';
+  row('Session', `${s.session_id}${rec}`);
+  if (s.replay_of) row('Replay of', `${s.replay_of.session_id} ${s.replay_of.call_id}`);
+  row('State', s.terminal_state);
+  const span = [s.started_at ?? '?', '→', s.ended_at ?? (s.terminal_state === 'in_progress' ? '(running)' : '(no end)')];
+  if (s.duration_ms !== null) span.push(`(${formatDuration(s.duration_ms)})`);
+  if (s.end_reason) span.push(`reason: ${s.end_reason}`);
+  row('Time', span.join(' '));
+  row('Tool calls', `${s.tool_calls}  ok ${s.successful_calls}  failed ${s.failed_calls}  cancelled ${s.cancelled_calls}  pending ${s.pending_calls}`);
+  row('Other', `${s.other_requests} request${s.other_requests === 1 ? '' : 's'}`);
+
+  if (s.servers.length) {
+    const nameW = Math.max(...s.servers.map((v) => serverLabel(v).length));
+    s.servers.forEach((v, i) => {
+      const conns = v.connections > 1 ? `  connections ${v.connections}` : '';
+      row(i === 0 ? 'Servers' : '', `${serverLabel(v).padEnd(nameW)}  calls ${v.calls}  failures ${v.failures}${conns}`);
+    });
+  }
+  if (s.agents.length) row('Agents', s.agents.map((a) => a.agent_id).join(', '));
+  const errs = Object.entries(s.errors_by_class);
+  if (errs.length) row('Errors', errs.map(([k, n]) => `${k} ${n}`).join('  '));
+  const e = s.events;
+  const ev: Array<[string, number]> = [
+    ['stderr lines', e.stderr_lines],
+    ['non-JSON', e.non_json_frames],
+    ['opaque', e.opaque_frames],
+    ['transport errors', e.transport_errors],
+    ['timeouts', e.timeouts],
+    ['abnormal exits', e.abnormal_exits],
+    ['spawn errors', e.spawn_errors],
+  ];
+  const nonZero = ev.filter(([, n]) => n > 0);
+  row('Events', nonZero.length ? nonZero.map(([k, n]) => `${k} ${n}`).join('  ') : 'none');
+
+  if (s.failures.length) {
+    lines.push(`Failures (${s.failures.length + s.failures_omitted})`);
+    const multiServer = s.servers.length > 1;
+    const cells = s.failures.map((f) => [f.call_id, multiServer ? `${f.server}/${f.tool}` : f.tool, f.error_class, f.error_code === null ? '-' : String(f.error_code)]);
+    const widths = [0, 1, 2, 3].map((i) => Math.max(...cells.map((c) => (c[i] ?? '').length)));
+    s.failures.forEach((f, i) => {
+      const c = cells[i] ?? [];
+      const head = `  ${c.map((v, j) => v.padEnd(widths[j] ?? 0)).join('  ')}  `;
+      const room = Math.max(20, width - head.length);
+      const msg = f.message.length > room ? `${f.message.slice(0, room - 1)}…` : f.message;
+      lines.push(`${head}${msg}`.trimEnd());
+    });
+    if (s.failures_omitted) lines.push(`  … and ${s.failures_omitted} more`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+function serverLabel(v: ServerSummary): string {
+  return v.version ? `${v.name} ${v.version}` : v.name;
+}
+
+/** 850 ms, 12.3 s, 4 min 05 s, 2 h 03 min. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(s < 10 ? 2 : 1)} s`;
+  const totalS = Math.round(s);
+  const m = Math.floor(totalS / 60);
+  if (m < 60) return `${m} min ${String(totalS % 60).padStart(2, '0')} s`;
+  return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, '0')} min`;
+}
