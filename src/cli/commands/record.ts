@@ -39,6 +39,8 @@ export async function recordCommand(argv: string[]): Promise<number> {
       header: { type: 'string', multiple: true },
       transport: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
+      // Marks an entry the extension wrapped in another client's config, so it can be unwrapped.
+      'mcp-flight-wrapped': { type: 'boolean' },
     },
   });
   if (values.help) {
