@@ -1,0 +1,54 @@
+/**
+ * Command, view, setting and context ids, in one place. They mirror package.json's
+ * `contributes`; a unit test diffs the two so neither can drift.
+ */
+
+export const Commands = {
+  openTimeline: 'mcpFlight.openTimeline',
+  showInputs: 'mcpFlight.showInputs',
+  showResult: 'mcpFlight.showResult',
+  replay: 'mcpFlight.replay',
+  copyAsJson: 'mcpFlight.copyAsJson',
+  revealInTimeline: 'mcpFlight.revealInTimeline',
+  nextFailure: 'mcpFlight.nextFailure',
+  callTool: 'mcpFlight.callTool',
+  exportSession: 'mcpFlight.exportSession',
+  openExported: 'mcpFlight.openExported',
+  clearHistory: 'mcpFlight.clearHistory',
+  pauseRecording: 'mcpFlight.pauseRecording',
+  resumeRecording: 'mcpFlight.resumeRecording',
+  startServer: 'mcpFlight.startServer',
+  stopServer: 'mcpFlight.stopServer',
+  restartServer: 'mcpFlight.restartServer',
+  showServerOutput: 'mcpFlight.showServerOutput',
+  routeWorkspaceServers: 'mcpFlight.routeWorkspaceServers',
+  restoreWorkspaceServers: 'mcpFlight.restoreWorkspaceServers',
+  importServers: 'mcpFlight.importServers',
+  wrapOtherClients: 'mcpFlight.wrapOtherClients',
+  unwrapOtherClients: 'mcpFlight.unwrapOtherClients',
+  refresh: 'mcpFlight.refresh',
+  showMore: 'mcpFlight.showMore',
+} as const;
+
+export const Views = {
+  container: 'mcpFlight',
+  sessions: 'mcpFlight.sessions',
+} as const;
+
+export const Settings = {
+  section: 'mcpFlight',
+  servers: 'servers',
+  storePath: 'storePath',
+  captureLevel: 'captureLevel',
+  disabledServers: 'disabledServers',
+  retentionMaxAgeDays: 'retention.maxAgeDays',
+  retentionMaxSizeMB: 'retention.maxSizeMB',
+  requestTimeoutSeconds: 'requestTimeoutSeconds',
+  notifyOnFailure: 'notifyOnFailure',
+} as const;
+
+export const McpProviderId = 'mcpFlight.recorded';
+
+export const ContextKeys = {
+  paused: 'mcpFlight.paused',
+} as const;
