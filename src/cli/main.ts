@@ -1,3 +1,4 @@
+import { VERSION } from '../core/version';
 import { CommandError, GLOBAL_HELP, UsageError } from './usage';
 import { recordCommand } from './commands/record';
 import { serveCommand } from './commands/serve';
@@ -27,7 +28,6 @@ async function main(argv: string[]): Promise<number> {
     return name === undefined ? 2 : 0;
   }
   if (name === '--version' || name === '-v') {
-    const { VERSION } = await import('../core/version');
     process.stdout.write(VERSION + '\n');
     return 0;
   }

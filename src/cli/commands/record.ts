@@ -24,30 +24,39 @@ Options:
   --header "K: V"    a header for the remote server (repeatable)
   --transport T      http (Streamable HTTP, default) or sse (legacy)`;
 
-export async function recordCommand(argv: string[]): Promise<number> {
+const OPTIONS = {
+  store: { type: 'string' },
+  name: { type: 'string' },
+  'timeout-ms': { type: 'string' },
+  url: { type: 'string' },
+  header: { type: 'string', multiple: true },
+  transport: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  // Marks an entry the extension wrapped in another client's config, so it can be unwrapped.
+  'mcp-flight-wrapped': { type: 'boolean' },
+} as const;
+
+/**
+ * The server command starts after `--`, or — because some clients drop `--` when they pass
+ * arguments on (the MCP Inspector does) — at the first argument that is not one of ours.
+ */
+function splitCommand(argv: string[]): { own: string[]; command: string[] } {
   const dashdash = argv.indexOf('--');
-  const own = dashdash === -1 ? argv : argv.slice(0, dashdash);
-  const command = dashdash === -1 ? [] : argv.slice(dashdash + 1);
-  const { values, positionals } = parseArgs({
-    args: own,
-    allowPositionals: true,
-    options: {
-      store: { type: 'string' },
-      name: { type: 'string' },
-      'timeout-ms': { type: 'string' },
-      url: { type: 'string' },
-      header: { type: 'string', multiple: true },
-      transport: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-      // Marks an entry the extension wrapped in another client's config, so it can be unwrapped.
-      'mcp-flight-wrapped': { type: 'boolean' },
-    },
-  });
+  if (dashdash !== -1) return { own: argv.slice(0, dashdash), command: argv.slice(dashdash + 1) };
+  const { tokens } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: false, tokens: true });
+  const first = tokens.find((t) => t.kind === 'positional');
+  if (!first) return { own: argv, command: [] };
+  return { own: argv.slice(0, first.index), command: argv.slice(first.index) };
+}
+
+export async function recordCommand(argv: string[]): Promise<number> {
+  const { own, command } = splitCommand(argv);
+  const { values, positionals } = parseArgs({ args: own, allowPositionals: true, options: OPTIONS });
   if (values.help) {
     process.stdout.write(HELP + '\n');
     return 0;
   }
-  if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}" (put the server command after --)`);
+  if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
   const spec = serverSpec(values, command);
   const timeoutMs = values['timeout-ms'] === undefined ? 0 : Number(values['timeout-ms']);
   if (!Number.isFinite(timeoutMs) || timeoutMs < 0) throw new UsageError('--timeout-ms must be a number of milliseconds');
@@ -74,8 +83,8 @@ export async function recordCommand(argv: string[]): Promise<number> {
   const reason = await closed;
   recorder.end(reason);
   journal.close();
-  const exit = exitCodeOf(downstream);
-  return exit;
+  // Mirror the server's exit code, as the client would have seen it without the recorder.
+  return downstream.exitCode ?? 0;
 }
 
 function serverSpec(values: { name?: string; url?: string; header?: string[]; transport?: string }, command: string[]): ServerSpec {
@@ -109,8 +118,4 @@ function defaultName(cmd: string, args: string[]): string {
   const first = args.find((a) => !a.startsWith('-'));
   if ((/(^|\/)(npx|node|uvx|python3?|bunx|deno)$/.test(cmd)) && first) return base(first.replace(/@[^/@]*$/, '')) || base(cmd);
   return base(cmd);
-}
-
-function exitCodeOf(downstream: { readonly exitCode?: number | null }): number {
-  return typeof downstream.exitCode === 'number' ? downstream.exitCode : 0;
 }

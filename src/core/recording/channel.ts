@@ -18,6 +18,8 @@ export interface FrameChannel {
   close(): Promise<void>;
   /** Streamable HTTP session id, for channels that have one. */
   readonly sessionId?: string;
+  /** For channels that run a process: its exit code once it has ended. */
+  readonly exitCode?: number;
   /** Downstreams that must send `MCP-Protocol-Version` learn it from the initialize result. */
   setProtocolVersion?(version: string): void;
 }
