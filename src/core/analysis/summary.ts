@@ -106,7 +106,7 @@ const FAILURE_MESSAGE_CHARS = 300;
 
 export function summarizeSession(assembler: CallAssembler, facts: SessionSummaryFacts): SessionSummary {
   const session = assembler.session;
-  const connections = connectionsOf(assembler);
+  const connections = sessionConnections(assembler);
   const maxFailures = facts.maxFailures ?? DEFAULT_MAX_FAILURES;
 
   let tool_calls = 0;
@@ -231,7 +231,8 @@ export function terminalState(f: { ended: boolean; writerAlive: boolean; pending
   return 'success';
 }
 
-function connectionsOf(assembler: CallAssembler): ConnectionInfo[] {
+/** The session's connections in opening order (for a journal without session_start: those its calls went through). */
+export function sessionConnections(assembler: CallAssembler): ConnectionInfo[] {
   if (assembler.session) return assembler.session.connections;
   // No session_start (a damaged journal): recover the connections the calls went through.
   const seen = new Map<string, ConnectionInfo>();

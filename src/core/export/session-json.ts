@@ -1,0 +1,484 @@
+import { agentId, CallAssembler } from '../analysis/calls';
+import { sessionConnections, summarizeSession, type SessionSummary } from '../analysis/summary';
+import type { AttachedMessage, Call, CallError, ConnectionInfo, JournalLocation, Outcome } from '../model/calls';
+import type { Direction, JournalRecord, JsonRpcId, UpstreamKind, DownstreamKind } from '../model/records';
+
+/**
+ * Session export as one JSON document (`mcp-flight.session/v1`), written incrementally.
+ *
+ *   {"format":"mcp-flight.session/v1",
+ *   "session":{…summary, recorder…},
+ *   "connections":[
+ *   {…},
+ *   …],
+ *   "calls":[
+ *   {…},
+ *   …],
+ *   "events":[
+ *   {…},
+ *   …]}
+ *
+ * One array item per line (for diffs, `head` and `grep`; not part of the contract). The session
+ * header comes first and needs every record, so the records are read twice: once to assemble
+ * calls and the summary, once to write the raw events. Nothing is ever built as one big string:
+ * output leaves in chunks of about `chunkSize` characters, long strings (20 MB opaque frames) are
+ * escaped slice by slice, and only values the journal holds structured (nesting ≤ 64) are passed
+ * to JSON.stringify — a 100,000-deep message is in the journal as an `opaque` record's text.
+ *
+ * The format is documented in docs/export-format.md, with a JSON Schema in
+ * docs/export-format.schema.json.
+ */
+
+export const SESSION_EXPORT_FORMAT = 'mcp-flight.session/v1';
+
+export interface ExportRecord {
+  record: JournalRecord;
+  location?: JournalLocation;
+}
+
+/**
+ * One session's records in journal order. An array (or a function returning a fresh iterable
+ * each time, e.g. a journal reader) is read twice without copying; a one-shot iterable (a
+ * generator) is buffered by reference during the first pass.
+ */
+export type ExportInput = Iterable<ExportRecord> | (() => Iterable<ExportRecord>);
+
+export interface WritableLike {
+  write(chunk: string): unknown;
+}
+
+/** Where chunks go. A Node stream given here is written without waiting for 'drain'; for backpressure pipe `Readable.from(sessionJsonChunks(…))` instead. */
+export type ExportSink = WritableLike | ((chunk: string) => void);
+
+export interface ExportOptions {
+  /** Whether the process that writes the session is still running: a session without session_end is then `in_progress`, otherwise `interrupted`. Default false. */
+  writerAlive?: boolean;
+  /** Write the raw journal records (default true). */
+  includeEvents?: boolean;
+  /** Export only this session's records (others are skipped). Without it, every record must belong to the session of the first one. */
+  sessionId?: string;
+  /** Approximate size of each chunk handed to the sink, in characters (default 256 KiB). */
+  chunkSize?: number;
+}
+
+export interface ExportResult {
+  summary: SessionSummary;
+  calls: number;
+  events: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The exported shapes. Every field is always present; null means unknown or not applicable.
+// (Raw events are the exception: they are journal records as written, optional fields absent.)
+
+export interface ExportedAttachedMessage {
+  seq: number;
+  ts: string;
+  method: string;
+  params: unknown;
+}
+
+export interface ExportedCall {
+  call_id: string;
+  /** The tool name for tools/call; the method otherwise. */
+  tool: string;
+  method: string;
+  direction: Direction;
+  server: { name: string; version: string | null };
+  session_id: string;
+  connection_id: string;
+  agent_id: string | null;
+  request_id: JsonRpcId;
+  /** ISO 8601, when the request was journaled. */
+  timestamp: string;
+  ended_at: string | null;
+  duration_ms: number | null;
+  outcome: Outcome;
+  error: CallError | null;
+  /** tools/call arguments; the request's params for other methods; null when absent or opaque. */
+  input: unknown;
+  input_summary: string;
+  /** The result, or the JSON-RPC error object; null while pending, when cancelled, or when opaque. */
+  output: unknown;
+  output_summary: string | null;
+  progress: ExportedAttachedMessage[];
+  logs: ExportedAttachedMessage[];
+  cancelled: ExportedAttachedMessage | null;
+  parent_call_id: string | null;
+  nested_call_ids: string[];
+  request_seq: number;
+  response_seq: number | null;
+  answered_by_recorder: boolean;
+  opaque: Array<'request' | 'response'>;
+}
+
+export interface ExportedConnection {
+  connection_id: string;
+  session_id: string;
+  upstream: UpstreamKind;
+  server: {
+    name: string;
+    version: string | null;
+    title: string | null;
+    protocol_version: string | null;
+    capabilities: unknown;
+    instructions: string | null;
+    transport: DownstreamKind;
+    command: string | null;
+    args: string[] | null;
+    cwd: string | null;
+    url: string | null;
+    env_names: string[] | null;
+    header_names: string[] | null;
+  };
+  agent_id: string | null;
+  agent: { name: string; version: string | null; title: string | null; protocol_version: string | null; capabilities: unknown } | null;
+  mcp_session_id: string | null;
+  opened_at: string | null;
+  closed_at: string | null;
+  close_reason: string | null;
+  process: { pid: number | null; exit_code: number | null; signal: string | null; spawn_error: string | null } | null;
+  stderr_lines: number;
+  non_json_frames: number;
+  opaque_frames: number;
+  transport_errors: number;
+  tools: Array<{ name: string; annotations: Record<string, unknown> | null }> | null;
+}
+
+export function toExportedCall(c: Call): ExportedCall {
+  return {
+    call_id: c.call_id,
+    tool: c.tool,
+    method: c.method,
+    direction: c.direction,
+    server: { name: c.server.name, version: c.server.version ?? null },
+    session_id: c.session_id,
+    connection_id: c.connection_id,
+    agent_id: c.agent_id ?? null,
+    request_id: c.request_id,
+    timestamp: c.timestamp,
+    ended_at: c.ended_at ?? null,
+    duration_ms: c.duration_ms ?? null,
+    outcome: c.outcome,
+    error: c.error ? { error_class: c.error.error_class, error_code: c.error.error_code, message: c.error.message, recoverable: c.error.recoverable, recovery_action: c.error.recovery_action, retry_safe: c.error.retry_safe } : null,
+    input: c.input ?? null,
+    input_summary: c.input_summary,
+    output: c.output ?? null,
+    output_summary: c.output_summary ?? null,
+    progress: c.progress.length ? c.progress.map(toExportedAttached) : [],
+    logs: c.logs.length ? c.logs.map(toExportedAttached) : [],
+    cancelled: c.cancelled ? toExportedAttached(c.cancelled) : null,
+    parent_call_id: c.parent_call_id ?? null,
+    nested_call_ids: c.nested_call_ids,
+    request_seq: c.request_seq,
+    response_seq: c.response_seq ?? null,
+    answered_by_recorder: c.answered_by_recorder === true,
+    opaque: c.opaque ?? [],
+  };
+}
+
+function toExportedAttached(m: AttachedMessage): ExportedAttachedMessage {
+  return { seq: m.seq, ts: m.ts, method: m.method, params: m.params ?? null };
+}
+
+export function toExportedConnection(c: ConnectionInfo): ExportedConnection {
+  const s = c.server;
+  const a = c.agent;
+  const p = c.process;
+  return {
+    connection_id: c.connection_id,
+    session_id: c.session_id,
+    upstream: c.upstream,
+    server: {
+      name: s.name,
+      version: s.version ?? null,
+      title: s.title ?? null,
+      protocol_version: s.protocol_version ?? null,
+      capabilities: s.capabilities ?? null,
+      instructions: s.instructions ?? null,
+      transport: s.transport,
+      command: s.command ?? null,
+      args: s.args ? [...s.args] : null,
+      cwd: s.cwd ?? null,
+      url: s.url ?? null,
+      env_names: s.env_names ? [...s.env_names] : null,
+      header_names: s.header_names ? [...s.header_names] : null,
+    },
+    agent_id: a ? agentId(a) : null,
+    agent: a ? { name: a.name, version: a.version ?? null, title: a.title ?? null, protocol_version: a.protocol_version ?? null, capabilities: a.capabilities ?? null } : null,
+    mcp_session_id: c.mcp_session_id ?? null,
+    opened_at: c.opened_at || null,
+    closed_at: c.closed_at ?? null,
+    close_reason: c.close_reason ?? null,
+    process: p ? { pid: p.pid ?? null, exit_code: p.exit_code ?? null, signal: p.signal ?? null, spawn_error: p.spawn_error ?? null } : null,
+    stderr_lines: c.stderr_lines,
+    non_json_frames: c.non_json_frames,
+    opaque_frames: c.opaque_frames,
+    transport_errors: c.transport_errors,
+    tools: c.tools ? c.tools.map((t) => ({ name: t.name, annotations: t.annotations ?? null })) : null,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Serialisation helpers shared with the JSONL exporter.
+
+/** Strings longer than this are escaped in slices rather than in one JSON.stringify call. */
+const LONG_STRING = 64 * 1024;
+const DEFAULT_CHUNK = 256 * 1024;
+
+/**
+ * JSON text of a value the journal held structured (so bounded in depth). Should a damaged or
+ * foreign journal still hold something JSON.stringify cannot handle, the value is replaced by a
+ * marker object rather than failing the whole export.
+ */
+export function jsonOf(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? 'null';
+  } catch (err) {
+    return JSON.stringify({ $unserializable: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
+  }
+}
+
+/**
+ * JSON text of a flat object whose field values came from the journal. Should one field defeat
+ * JSON.stringify (see jsonOf), only that field is replaced by the marker.
+ */
+export function objectJson(obj: object): string {
+  try {
+    return JSON.stringify(obj);
+  } catch {
+    const parts: string[] = [];
+    for (const [k, v] of Object.entries(obj)) if (v !== undefined) parts.push(`${JSON.stringify(k)}:${jsonOf(v)}`);
+    return `{${parts.join(',')}}`;
+  }
+}
+
+/** A JSON string literal, produced in pieces; identical to JSON.stringify(s). */
+export function* stringPieces(s: string): Generator<string> {
+  if (s.length <= LONG_STRING) {
+    yield JSON.stringify(s);
+    return;
+  }
+  yield '"';
+  for (let i = 0; i < s.length; ) {
+    let end = Math.min(s.length, i + LONG_STRING);
+    // Never split a surrogate pair: its halves would be escaped as lone surrogates.
+    if (end < s.length) {
+      const last = s.charCodeAt(end - 1);
+      if (last >= 0xd800 && last <= 0xdbff) end--;
+    }
+    const lit = JSON.stringify(s.slice(i, end));
+    yield lit.slice(1, -1);
+    i = end;
+  }
+  yield '"';
+}
+
+/**
+ * Keys written first in every event, in this order (the order the recorder writes message
+ * records in); the rest follow in record order.
+ */
+const EVENT_LEAD_KEYS = ['type', 'session_id', 'seq', 'ts', 'mono', 'connection_id', 'dir', 'size'] as const;
+const EVENT_LEAD_RANK = new Map<string, number>(EVENT_LEAD_KEYS.map((k, i) => [k, i]));
+
+/** The record's keys in canonical order: itself when already so (message records as the recorder writes them), else a reordered copy. */
+function canonicalEvent(r: Record<string, unknown>): { ordered: Record<string, unknown>; long: boolean } {
+  let long = false;
+  let inOrder = true;
+  let rank = -1;
+  let pastLead = false;
+  for (const k in r) {
+    const v = r[k];
+    if (typeof v === 'string' && v.length > LONG_STRING) long = true;
+    const kr = EVENT_LEAD_RANK.get(k);
+    if (kr === undefined) pastLead = true;
+    else if (pastLead || kr < rank) inOrder = false;
+    else rank = kr;
+  }
+  if (inOrder) return { ordered: r, long };
+  const ordered: Record<string, unknown> = {};
+  for (const k of EVENT_LEAD_KEYS) if (r[k] !== undefined) ordered[k] = r[k];
+  for (const k in r) if (!EVENT_LEAD_RANK.has(k)) ordered[k] = r[k];
+  return { ordered, long };
+}
+
+/**
+ * One journal record as one JSON object text, `prefix` inserted right after the opening brace
+ * (the JSONL exporter's `"kind":"event",`) — or undefined when the record holds a long string and
+ * must go out in pieces (eventPieces). Nearly every record takes this path: one JSON.stringify.
+ */
+export function eventJson(record: JournalRecord, prefix = ''): string | undefined {
+  const { ordered, long } = canonicalEvent(record as unknown as Record<string, unknown>);
+  if (long) return undefined;
+  const json = objectJson(ordered);
+  return prefix ? `{${prefix}${json.slice(1)}` : json;
+}
+
+/** One journal record as a JSON object, in pieces; long strings (a 20 MB opaque frame) are escaped slice by slice. */
+export function* eventPieces(record: JournalRecord, prefix = ''): Generator<string> {
+  const { ordered, long } = canonicalEvent(record as unknown as Record<string, unknown>);
+  if (!long) {
+    const json = objectJson(ordered);
+    yield prefix ? `{${prefix}${json.slice(1)}` : json;
+    return;
+  }
+  let head = `{${prefix}`;
+  let first = true;
+  for (const k in ordered) {
+    const v = ordered[k];
+    if (v === undefined) continue;
+    head += `${first ? '' : ','}${JSON.stringify(k)}:`;
+    first = false;
+    if (typeof v === 'string' && v.length > LONG_STRING) {
+      yield head;
+      head = '';
+      yield* stringPieces(v);
+    } else {
+      head += jsonOf(v);
+    }
+  }
+  yield `${head}}`;
+}
+
+/** Gathers small pieces into chunks of about `size` characters. */
+export class ChunkBatcher {
+  private buf = '';
+  constructor(private readonly size: number = DEFAULT_CHUNK) {}
+  /** Adds a piece; returns a chunk when one is full. */
+  add(piece: string): string | undefined {
+    this.buf += piece;
+    if (this.buf.length < this.size) return undefined;
+    const out = this.buf;
+    this.buf = '';
+    return out;
+  }
+  end(): string | undefined {
+    const out = this.buf;
+    this.buf = '';
+    return out.length ? out : undefined;
+  }
+}
+
+export function sinkOf(out: ExportSink): (chunk: string) => void {
+  return typeof out === 'function' ? out : (chunk) => void out.write(chunk);
+}
+
+/** Runs a chunk generator into a sink and returns the generator's result. */
+export function drain<R>(gen: Generator<string, R>, out: ExportSink): R {
+  const write = sinkOf(out);
+  for (;;) {
+    const step = gen.next();
+    if (step.done) return step.value;
+    write(step.value);
+  }
+}
+
+/**
+ * Filters records to one session: `sessionId` when given, otherwise the first record's session,
+ * and then any record of another session is an error (the caller mixed sessions).
+ */
+export function* sessionRecords(input: Iterable<ExportRecord>, sessionId: string | undefined): Generator<ExportRecord> {
+  let id = sessionId;
+  for (const item of input) {
+    const sid = item.record.session_id;
+    if (id === undefined) id = sid;
+    else if (sid !== id) {
+      if (sessionId !== undefined) continue;
+      throw mixedSessions(item.record, id);
+    }
+    yield item;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The JSON document.
+
+/** Assembles the session (first pass); returns the assembler and a way to read the records again. */
+function firstPass(input: ExportInput, opts: ExportOptions): { assembler: CallAssembler; again: () => Iterable<ExportRecord>; summary: SessionSummary } {
+  const source = typeof input === 'function' ? input : Array.isArray(input) ? () => input as Iterable<ExportRecord> : undefined;
+  const kept: ExportRecord[] | undefined = source ? undefined : [];
+  const assembler = new CallAssembler({ keepBodies: true });
+  let sessionId = opts.sessionId;
+  let lastTs: string | undefined;
+  for (const item of source ? source() : (input as Iterable<ExportRecord>)) {
+    const r = item.record;
+    if (sessionId === undefined) sessionId = r.session_id;
+    else if (r.session_id !== sessionId) {
+      if (opts.sessionId !== undefined) continue;
+      throw mixedSessions(r, sessionId);
+    }
+    kept?.push(item);
+    lastTs = r.ts;
+    assembler.add(r, item.location);
+  }
+  if (lastTs === undefined || sessionId === undefined) throw noRecords(opts);
+  const summary = summarizeSession(assembler, { writerAlive: opts.writerAlive ?? false, lastRecordTs: lastTs });
+  const id = sessionId;
+  const again = source ? () => sessionRecords(source(), id) : () => kept ?? [];
+  return { assembler, again, summary };
+}
+
+export function mixedSessions(r: JournalRecord, expected: string): Error {
+  return new Error(`export: record seq ${r.seq} belongs to session ${r.session_id}, not ${expected}; export one session at a time or pass sessionId`);
+}
+
+export function noRecords(opts: ExportOptions): Error {
+  return new Error(opts.sessionId !== undefined ? `export: no records for session ${opts.sessionId}` : 'export: no records to export');
+}
+
+/** The JSON export, as a pull-based sequence of chunks (the generator's return value is the result). */
+export function* sessionJsonChunks(input: ExportInput, opts: ExportOptions = {}): Generator<string, ExportResult, undefined> {
+  const { assembler, again, summary } = firstPass(input, opts);
+  const b = new ChunkBatcher(opts.chunkSize);
+  let out: string | undefined;
+
+  if ((out = b.add(`{"format":${JSON.stringify(SESSION_EXPORT_FORMAT)},\n"session":${jsonOf(summary)},\n"connections":[`))) yield out;
+  const connections = sessionConnections(assembler);
+  let sep = '\n';
+  for (const c of connections) {
+    if ((out = b.add(sep + objectJson(toExportedConnection(c))))) yield out;
+    sep = ',\n';
+  }
+  if ((out = b.add('],\n"calls":['))) yield out;
+  sep = '\n';
+  let calls = 0;
+  for (const call of assembler.calls.values()) {
+    if ((out = b.add(sep + objectJson(toExportedCall(call))))) yield out;
+    sep = ',\n';
+    calls++;
+  }
+  if ((out = b.add(']'))) yield out;
+
+  let events = 0;
+  if (opts.includeEvents !== false) {
+    if ((out = b.add(',\n"events":['))) yield out;
+    sep = '\n';
+    for (const { record } of again()) {
+      const json = eventJson(record);
+      if (json !== undefined) {
+        if ((out = b.add(sep + json))) yield out;
+      } else {
+        if ((out = b.add(sep))) yield out;
+        for (const piece of eventPieces(record)) if ((out = b.add(piece))) yield out;
+      }
+      sep = ',\n';
+      events++;
+    }
+    if ((out = b.add(']'))) yield out;
+  }
+  if ((out = b.add('}\n'))) yield out;
+  if ((out = b.end())) yield out;
+  return { summary, calls, events };
+}
+
+/** Writes the JSON export to `out` chunk by chunk. */
+export function exportSessionJson(input: ExportInput, out: ExportSink, opts: ExportOptions = {}): ExportResult {
+  return drain(sessionJsonChunks(input, opts), out);
+}
+
+/** The JSON export as one string (tests, small sessions). */
+export function exportSessionToString(input: ExportInput, opts: ExportOptions = {}): string {
+  const parts: string[] = [];
+  exportSessionJson(input, (c) => parts.push(c), opts);
+  return parts.join('');
+}
