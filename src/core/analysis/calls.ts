@@ -91,9 +91,12 @@ export class CallAssembler {
       case 'stderr':
         this.conn(r.connection_id).info.stderr_lines++;
         return;
-      case 'process_spawn':
-        this.conn(r.connection_id).info.process = { ...this.conn(r.connection_id).info.process, pid: r.pid };
+      case 'process_spawn': {
+        const c = this.conn(r.connection_id);
+        c.info.process = { pid: r.pid };
+        c.serverDied = false;
         return;
+      }
       case 'process_exit': {
         const c = this.conn(r.connection_id);
         c.info.process = { ...c.info.process, exit_code: r.code, signal: r.signal };
@@ -140,7 +143,8 @@ export class CallAssembler {
       const attached: AttachedMessage = { seq, ts, method: env.method ?? '', params };
       if (env.method === 'notifications/progress') {
         const token = (params as { progressToken?: unknown } | undefined)?.progressToken;
-        const call = [...c.open.client_to_server.values(), ...c.open.server_to_client.values()].find((k) => progressTokenOf(k) === token);
+        // Progress flows opposite to the request it reports on: the server reports on the client's requests.
+        const call = [...c.open[opposite(dir)].values()].find((k) => progressTokenOf(k) === token);
         if (call) this.touch(call).progress.push(attached);
       } else if (env.method === 'notifications/message') {
         const call = c.lastOpenClientCall;
@@ -179,7 +183,10 @@ export class CallAssembler {
         const result = response?.result;
         if (this.options.keepBodies) call.output = result;
         call.output_summary = msg === undefined ? '[opaque: too large or too deep to keep structured]' : summarize(result);
-        if (call.method === 'initialize' && result) this.learnHandshake(c, result);
+        if (call.method === 'initialize' && result) {
+          this.learnHandshake(c, result);
+          if (c.info.server.version) call.server.version = c.info.server.version;
+        }
         if (call.method === 'tools/list' && result && Array.isArray(result.tools)) {
           c.info.tools = (result.tools as Array<{ name?: unknown; annotations?: unknown }>).filter((t) => typeof t.name === 'string').map((t) => ({ name: t.name as string, ...(isObject(t.annotations) ? { annotations: t.annotations } : {}) }));
         }
@@ -198,7 +205,7 @@ export class CallAssembler {
         const httpStatus = typeof data?.http_status === 'number' ? data.http_status : undefined;
         const recorderReason = !byRecorder ? undefined : code === RecorderErrorCode.RequestTimeout ? 'timeout' : code === RecorderErrorCode.Denied ? 'denied' : c.serverDied ? 'server_crash' : 'transport';
         call.error = classifyFailure({ rpcError: error, answeredByRecorder: byRecorder, recorderReason, httpStatus, idempotent: this.idempotent(c, call) });
-        this.finish(c, call, recorderReason === 'timeout' ? 'timeout' : 'error', seq, ts, mono);
+        this.finish(c, call, call.error.error_class === 'timeout' ? 'timeout' : 'error', seq, ts, mono);
       }
     }
   }
@@ -235,6 +242,12 @@ export class CallAssembler {
       call.parent_call_id = c.lastOpenClientCall.call_id;
       this.touch(c.lastOpenClientCall).nested_call_ids.push(call.call_id);
     }
+    const duplicate = c.open[dir].get(idKey(id));
+    if (duplicate) {
+      // JSON-RPC ids must be unique among open requests; the earlier call can no longer be paired.
+      this.touch(duplicate).error = { ...classifyFailure({ rpcError: { code: -32600, message: `request id ${JSON.stringify(id)} reused while this call was open` }, idempotent: false }), error_class: 'protocol_violation' };
+      this.finish(c, duplicate, 'error', seq, ts, mono);
+    }
     c.open[dir].set(idKey(id), call);
     if (dir === 'client_to_server') c.lastOpenClientCall = call;
     this.calls.set(call.call_id, call);
@@ -270,6 +283,7 @@ export class CallAssembler {
   private learnHandshake(c: ConnState, result: Record<string, unknown>): void {
     const info = result.serverInfo as { name?: unknown; version?: unknown; title?: unknown } | undefined;
     const s = c.info.server;
+    if (typeof info?.name === 'string') s.reported_name = info.name;
     if (typeof info?.version === 'string') s.version = info.version;
     if (typeof info?.title === 'string') s.title = info.title;
     if (typeof result.protocolVersion === 'string') s.protocol_version = result.protocolVersion;
@@ -312,6 +326,10 @@ function envelopeOfRecord(message: unknown): MessageEnvelope {
   if (m.error !== undefined) return { kind: 'error', id };
   if (m.result !== undefined) return { kind: 'response', id };
   return { kind: 'invalid' };
+}
+
+function opposite(dir: Direction): Direction {
+  return dir === 'client_to_server' ? 'server_to_client' : 'client_to_server';
 }
 
 function paramsOf(msg: unknown): Record<string, unknown> | undefined {

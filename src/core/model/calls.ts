@@ -99,6 +99,8 @@ export interface ConnectionInfo {
   session_id: string;
   upstream: UpstreamKind;
   server: ServerTarget & {
+    /** The name the server gives itself in `serverInfo` (the configured name is `name`). */
+    reported_name?: string;
     version?: string;
     title?: string;
     protocol_version?: string;
