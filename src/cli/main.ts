@@ -13,6 +13,8 @@ import { summaryCommand } from './commands/summary';
 
 type Command = (argv: string[]) => Promise<number>;
 
+const EXPLAINED = new Set(['StoreMissingError', 'StoreVersionError', 'ConfigError', 'LockError', 'IndexImageError']);
+
 const COMMANDS: Record<string, Command> = {
   record: recordCommand,
   serve: serveCommand,
@@ -39,11 +41,13 @@ async function main(argv: string[]): Promise<number> {
   try {
     return await command(rest);
   } catch (err) {
-    if (err instanceof UsageError) {
+    if (err instanceof UsageError || String((err as NodeJS.ErrnoException).code ?? '').startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(`mcp-flight ${name}: ${err.message}\nRun "mcp-flight ${name} --help" for usage.\n`);
       return 2;
     }
-    if (err instanceof CommandError || (err as Error).name?.endsWith('Error')) {
+    // Failures that core explains in words (a missing store, a config it cannot read) are the user's
+    // to act on: the message, without a stack. Anything else is a bug and keeps its stack.
+    if (err instanceof CommandError || EXPLAINED.has((err as Error).name)) {
       process.stderr.write(`mcp-flight ${name}: ${(err as Error).message}\n`);
       return 1;
     }

@@ -1,3 +1,78 @@
-export async function exportCommand(_argv: string[]): Promise<number> {
-  throw new Error('not yet');
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { exportSessionJsonl } from '../../core/export/jsonl';
+import { exportSessionJson } from '../../core/export/session-json';
+import { openForReading, resolveSession } from '../store-access';
+import { CommandError, UsageError } from '../usage';
+
+const HELP = `Usage:
+  mcp-flight export [--store DIR] [--session ID|latest] [--format json|jsonl] [--out FILE]
+
+Writes a session — its summary, connections, calls and every raw event — as JSON
+("format": "mcp-flight.session/v1") or JSONL, to FILE or to stdout. The format is documented in
+docs/export-format.md, with a JSON Schema beside it.`;
+
+export async function exportCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { store: { type: 'string' }, session: { type: 'string' }, format: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (values.help) {
+    process.stdout.write(HELP + '\n');
+    return 0;
+  }
+  if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+  const format = values.format ?? (values.out?.endsWith('.jsonl') ? 'jsonl' : 'json');
+  if (format !== 'json' && format !== 'jsonl') throw new UsageError(`--format must be json or jsonl, not "${format}"`);
+
+  const store = await openForReading(values.store);
+  try {
+    const session = resolveSession(store, values.session);
+    const records = () => store.readSessionRecords(session.session_id);
+    const options = { writerAlive: session.writer_alive !== false, sessionId: session.session_id };
+    // Written to a temporary file and renamed, so a failed export never leaves a half file behind.
+    const target = values.out ? path.resolve(values.out) : undefined;
+    const temp = target ? `${target}.${process.pid}.partial` : undefined;
+    let fd: number;
+    try {
+      fd = temp ? fs.openSync(temp, 'w', 0o600) : 1;
+    } catch (err) {
+      throw new CommandError(`cannot write ${target}: ${(err as Error).message}`);
+    }
+    const write = (chunk: string) => writeAll(fd, chunk);
+    try {
+      const result = format === 'json' ? exportSessionJson(records, write, options) : exportSessionJsonl(records, write, options);
+      if (temp && target) {
+        fs.fsyncSync(fd);
+        fs.closeSync(fd);
+        fs.renameSync(temp, target);
+        process.stderr.write(`Exported session ${session.session_id} (${result.calls} calls, ${result.events} events) to ${target}\n`);
+      }
+    } catch (err) {
+      if (temp) {
+        fs.closeSync(fd);
+        fs.rmSync(temp, { force: true });
+      }
+      throw err;
+    }
+    return 0;
+  } finally {
+    store.close();
+  }
+}
+
+/** Synchronous writes keep memory flat on large sessions; EAGAIN on a non-blocking stdout pipe is retried. */
+function writeAll(fd: number, chunk: string): void {
+  const buf = Buffer.from(chunk, 'utf8');
+  let off = 0;
+  while (off < buf.length) {
+    try {
+      off += fs.writeSync(fd, buf, off);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+    }
+  }
 }
