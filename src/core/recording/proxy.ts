@@ -67,6 +67,8 @@ export class RecordingProxy {
   close(reason = 'closed'): Promise<void> {
     if (!this.closing) {
       this.closing = (async () => {
+        // Why the connection ends is known now: stopping the server below must not rewrite it as "killed by SIGTERM".
+        const finalReason = this.downstreamClosed ?? reason;
         for (const req of this.open.values()) clearTimeout(req.timer);
         try {
           await this.options.downstream.close();
@@ -74,8 +76,8 @@ export class RecordingProxy {
           this.connection.event({ type: 'transport_error', side: 'downstream', message: `close: ${(err as Error).message}` });
         }
         if (!this.upstreamClosed) await this.options.upstream.close().catch(() => undefined);
-        this.connection.event({ type: 'connection_close', reason: this.downstreamClosed ?? reason });
-        this.onclose?.(this.downstreamClosed ?? reason);
+        this.connection.event({ type: 'connection_close', reason: finalReason });
+        this.onclose?.(finalReason);
       })();
     }
     return this.closing;
@@ -83,7 +85,7 @@ export class RecordingProxy {
 
   private fromClient(frame: Buffer | string): void {
     const { upstream, downstream } = this.options;
-    const tapped = this.connection.message('client_to_server', frame, mcpSession(upstream));
+    const tapped = this.connection.message('client_to_server', frame, mcpSession(upstream) ?? mcpSession(downstream));
     const env = tapped.envelope;
     if (!tapped.isJsonRpc) {
       if (this.options.forwardNonJsonRpc) this.forward(downstream, frame);
@@ -131,7 +133,7 @@ export class RecordingProxy {
 
   private fromServer(frame: Buffer | string): void {
     const { upstream, downstream } = this.options;
-    const tapped = this.connection.message('server_to_client', frame);
+    const tapped = this.connection.message('server_to_client', frame, mcpSession(upstream) ?? mcpSession(downstream));
     const env = tapped.envelope;
     if (!tapped.isJsonRpc) {
       if (this.options.forwardNonJsonRpc) this.forward(upstream, frame);

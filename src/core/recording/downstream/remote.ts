@@ -7,6 +7,7 @@ import type { ConnectionRecorder } from '../recorder';
 
 /** How long `close()` waits for the remote to acknowledge the session's DELETE. */
 const TERMINATE_TIMEOUT_MS = 2000;
+const CLOSED_BY_RECORDER = 'closed by recorder';
 
 /**
  * The server side as a remote MCP server (Streamable HTTP or the legacy HTTP+SSE transport),
@@ -60,6 +61,8 @@ export class RemoteClientChannel implements FrameChannel {
       await this.connect();
       await this.transport.send(message);
     } catch (err) {
+      // Closing aborts requests still in flight: that is our doing, not a failure of the remote.
+      if (this.closedReason === CLOSED_BY_RECORDER) return;
       throw this.rejected(err);
     }
   }
@@ -71,7 +74,7 @@ export class RemoteClientChannel implements FrameChannel {
   async close(): Promise<void> {
     if (this.closedReason !== undefined) return;
     // Closed by us: the proxy knows why, so onclose is not fired with a reason of our own.
-    this.closedReason = 'closed by recorder';
+    this.closedReason = CLOSED_BY_RECORDER;
     const transport = this.transport;
     if (transport instanceof StreamableHTTPClientTransport && transport.sessionId !== undefined) {
       // The SDK's close() only aborts; DELETE ends the remote session instead of leaving it to expire.
@@ -96,7 +99,9 @@ export class RemoteClientChannel implements FrameChannel {
   private rejected(err: unknown): Error {
     if (typeof err === 'object' && err !== null) this.rejectedBySend.add(err);
     const error = err instanceof Error ? err : new Error(String(err));
-    if (httpStatus(error) !== undefined) return error;
+    const status = httpStatus(error);
+    // The client is told the status (a 401 means something to its user), not only the body text.
+    if (status !== undefined) return /\b\d{3}\b/.test(error.message) ? error : Object.assign(new Error(`HTTP ${status}: ${error.message}`), { code: status });
     // The SDK's SSE transport reports a refused POST as a plain Error with the status in its text.
     const m = /\(HTTP (\d{3})\)/.exec(error.message);
     return m ? Object.assign(new Error(error.message), { code: Number(m[1]) }) : error;
