@@ -87,6 +87,8 @@ export interface MessageRecord extends ConnectionScoped {
   origin?: 'recorder';
   /** Streamable HTTP session id, when the transport has one. */
   mcp_session_id?: string;
+  /** Only the envelope was kept (capture level "metadata", or recording paused); see `metadataOnly`. */
+  capture?: 'metadata';
 }
 
 /**

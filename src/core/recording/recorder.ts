@@ -13,6 +13,7 @@ import type {
 } from '../model/records';
 import type { JournalWriter } from '../store/journal';
 import { VERSION } from '../version';
+import { metadataOnly, type CaptureLevel } from './capture';
 
 /**
  * A recording session: one recorder lifetime (the extension from activation to shutdown, one
@@ -28,6 +29,7 @@ export interface RecorderOptions {
   maxDepth?: number;
   maxStructuredBytes?: number;
   replayOf?: { session_id: string; call_id: string };
+  capture?: CaptureLevel;
 }
 
 /** What the recorder learned about one message it journaled. */
@@ -53,6 +55,8 @@ export class Recorder {
   private ended = false;
   private readonly maxDepth: number;
   private readonly maxStructuredBytes: number;
+  /** "metadata" keeps only envelopes (the setting, or recording paused); changeable at any time. */
+  capture: CaptureLevel;
   private readonly onRecordEmitter = new Emitter<JournalRecord>();
   /** Every record, after it reached the journal. */
   readonly onRecord = this.onRecordEmitter.event;
@@ -62,6 +66,7 @@ export class Recorder {
     this.journal = options.journal;
     this.maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
     this.maxStructuredBytes = options.maxStructuredBytes ?? DEFAULT_MAX_STRUCTURED_BYTES;
+    this.capture = options.capture ?? 'full';
     this.write({
       type: 'session_start',
       ...this.stamp(),
@@ -109,7 +114,7 @@ export class Recorder {
       try {
         text = utf8.decode(frame);
       } catch {
-        this.write({ type: 'non_json', ...this.stamp(), connection_id: connectionId, dir, size, reason: 'invalid_utf8', forwarded: true, base64: frame.toString('base64') });
+        this.write({ type: 'non_json', ...this.stamp(), connection_id: connectionId, dir, size, reason: 'invalid_utf8', forwarded: true, ...(this.capture === 'full' ? { base64: frame.toString('base64') } : {}) });
         return { envelope: { kind: 'invalid' }, value: undefined, isJsonRpc: false };
       }
     }
@@ -121,7 +126,7 @@ export class Recorder {
       // V8's JSON.parse is iterative, so even 100,000-deep input parses; only walking it would overflow.
       value = JSON.parse(text);
     } catch {
-      this.write({ type: 'non_json', ...this.stamp(), connection_id: connectionId, dir, size, reason: 'not_json', forwarded: true, text });
+      this.write({ type: 'non_json', ...this.stamp(), connection_id: connectionId, dir, size, reason: 'not_json', forwarded: true, ...(this.capture === 'full' ? { text } : {}) });
       return { envelope: { kind: 'invalid' }, value: undefined, isJsonRpc: false };
     }
     const envelope = envelopeOf(value);
@@ -136,17 +141,21 @@ export class Recorder {
         reason: tooLarge ? 'size_limit' : 'depth_limit',
         sha256: crypto.createHash('sha256').update(text).digest('hex'),
         envelope,
-        text,
+        ...(this.capture === 'full' ? { text } : {}),
       });
       return { envelope, value: undefined, isJsonRpc: envelope.kind !== 'invalid' };
     }
 
     if (envelope.kind === 'invalid') {
-      this.write({ type: 'non_json', ...this.stamp(), connection_id: connectionId, dir, size, reason: 'not_jsonrpc', forwarded: true, text });
+      this.write({ type: 'non_json', ...this.stamp(), connection_id: connectionId, dir, size, reason: 'not_jsonrpc', forwarded: true, ...(this.capture === 'full' ? { text } : {}) });
       return { envelope, value, isJsonRpc: false };
     }
 
     const stamp = this.stamp();
+    if (this.capture === 'metadata') {
+      this.write({ type: 'message', ...stamp, connection_id: connectionId, dir, size, message: metadataOnly(value, size), ...extra, capture: 'metadata' });
+      return { envelope, value, isJsonRpc: true };
+    }
     const record: JournalRecord = { type: 'message', ...stamp, connection_id: connectionId, dir, size, message: value, ...extra };
     // The message goes into the journal as the exact text that crossed the wire (already proven
     // to be JSON above), so the record keeps key order, spacing and numbers verbatim and the hot

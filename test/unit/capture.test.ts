@@ -1,0 +1,36 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { assembleSession } from '../../src/core/analysis/calls';
+import { Recorder } from '../../src/core/recording/recorder';
+import { JournalWriter, listSegments, readSegment } from '../../src/core/store/journal';
+import { storeLayout } from '../../src/core/store/layout';
+
+test('metadata capture keeps pairing, tool names and outcomes, and none of the payloads', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcpf-cap-'));
+  const journal = JournalWriter.open(dir);
+  const rec = new Recorder({ kind: 'test', journal, capture: 'metadata' });
+  const conn = rec.openConnection({ name: 's', transport: 'stdio' }, 'stdio');
+  conn.message('client_to_server', JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'send_mail', arguments: { to: 'ceo@example.com', body: 'the secret plan' }, _meta: { progressToken: 7 } } }));
+  conn.message('server_to_client', JSON.stringify({ jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: 7, progress: 1, total: 2, message: 'sending the secret plan' } }));
+  conn.message('server_to_client', JSON.stringify({ jsonrpc: '2.0', id: 1, result: { content: [{ type: 'text', text: 'sent the secret plan' }], isError: true } }));
+  conn.message('client_to_server', JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'x', arguments: {} } }));
+  conn.message('server_to_client', JSON.stringify({ jsonrpc: '2.0', id: 2, error: { code: -32602, message: 'bad secret plan' } }));
+  conn.message('server_to_client', 'banner with the secret plan');
+  rec.end();
+  journal.close();
+  const raw = listSegments(storeLayout(dir)).map((f) => fs.readFileSync(f, 'utf8')).join('');
+  assert.ok(!raw.includes('secret plan'), 'no payload reaches the journal');
+  assert.ok(!raw.includes('ceo@example.com'));
+  const records = listSegments(storeLayout(dir)).flatMap((f) => readSegment(f).records);
+  const calls = [...assembleSession(records).calls.values()];
+  assert.equal(calls[0]!.tool, 'send_mail');
+  assert.equal(calls[0]!.outcome, 'error');
+  assert.equal(calls[0]!.error?.error_class, 'tool_error');
+  assert.equal(calls[0]!.progress.length, 1);
+  assert.equal(calls[1]!.error?.error_code, -32602);
+  assert.ok(records.filter((r) => r.record.type === 'message').every((r) => (r.record as { capture?: string }).capture === 'metadata'));
+  fs.rmSync(dir, { recursive: true, force: true });
+});
