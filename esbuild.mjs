@@ -29,6 +29,7 @@ const builds = [
 ];
 if (fs.existsSync(path.join(root, 'src/extension/extension.ts'))) {
   builds.push({ ...node, entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'] });
+  builds.push({ ...node, entryPoints: ['src/extension/uninstall.ts'], outfile: 'dist/uninstall.js' });
 }
 if (fs.existsSync(path.join(root, 'webview/main.ts'))) {
   builds.push({ bundle: true, platform: 'browser', format: 'iife', target: 'es2022', sourcemap: !production, minify: production, logLevel: 'warning', entryPoints: ['webview/main.ts'], outfile: 'dist/webview.js' });

@@ -38,6 +38,7 @@ export const Views = {
 export const Settings = {
   section: 'mcpFlight',
   servers: 'servers',
+  inputs: 'inputs',
   storePath: 'storePath',
   captureLevel: 'captureLevel',
   disabledServers: 'disabledServers',

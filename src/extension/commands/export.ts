@@ -1,0 +1,74 @@
+import * as fs from 'node:fs';
+import * as vscode from 'vscode';
+import { exportSessionJsonl } from '../../core/export/jsonl';
+import { exportSessionJson } from '../../core/export/session-json';
+import { Commands } from '../ids';
+import { ExportedTimelineSource } from '../views/timeline-data';
+import { TimelinePanel } from '../views/timeline-panel';
+import type { FlightNode } from '../views/tree';
+import type { CommandContext } from './context';
+
+/** Export Session… (JSON or JSONL through a save dialog) and Open Exported Session… (read-only timeline). */
+export function registerExportCommands(ctx: CommandContext): vscode.Disposable[] {
+  return [
+    vscode.commands.registerCommand(Commands.exportSession, async (arg?: FlightNode | { session_id?: string }) => {
+      const store = await ctx.flight.store();
+      let sessionId = arg && 'kind' in arg && arg.kind === 'session' ? arg.session.session_id : (arg as { session_id?: string } | undefined)?.session_id;
+      if (!sessionId) {
+        const pick = await vscode.window.showQuickPick(
+          store.sessions().map((s) => ({ label: `${new Date(s.started_at).toLocaleString()} · ${s.recorder_kind}`, description: `${s.tool_calls} calls, ${s.failed} failed`, detail: s.session_id, id: s.session_id })),
+          { title: 'Export which session?' },
+        );
+        sessionId = pick?.id;
+      }
+      const session = sessionId ? store.session(sessionId) : undefined;
+      if (!session) return;
+      const target = await vscode.window.showSaveDialog({
+        title: 'Export Session',
+        defaultUri: vscode.Uri.joinPath(vscode.workspace.workspaceFolders?.[0]?.uri ?? vscode.Uri.file(process.cwd()), `mcp-session-${session.session_id.slice(0, 8)}.json`),
+        filters: { 'Session (JSON)': ['json'], 'Session (JSON Lines)': ['jsonl'] },
+      });
+      if (!target) return;
+      const jsonl = target.fsPath.endsWith('.jsonl');
+      await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Exporting session ${session.session_id.slice(0, 8)}…`, cancellable: false }, async (progress) => {
+        const temp = `${target.fsPath}.partial`;
+        const fd = fs.openSync(temp, 'w', 0o600);
+        let written = 0;
+        try {
+          const write = (chunk: string) => {
+            fs.writeSync(fd, chunk);
+            written += chunk.length;
+            progress.report({ message: `${Math.round(written / 1024 / 1024)} MB` });
+          };
+          const options = { writerAlive: session.writer_alive !== false, sessionId: session.session_id };
+          const records = () => store.readSessionRecords(session.session_id);
+          if (jsonl) exportSessionJsonl(records, write, options);
+          else exportSessionJson(records, write, options);
+          fs.fsyncSync(fd);
+        } catch (err) {
+          fs.closeSync(fd);
+          fs.rmSync(temp, { force: true });
+          throw err;
+        }
+        fs.closeSync(fd);
+        fs.renameSync(temp, target.fsPath);
+      });
+      const open = 'Open';
+      if ((await vscode.window.showInformationMessage(`Exported to ${vscode.workspace.asRelativePath(target)}`, open)) === open) await vscode.window.showTextDocument(target);
+      return target;
+    }),
+    vscode.commands.registerCommand(Commands.openExported, async (uri?: vscode.Uri) => {
+      const file =
+        uri ??
+        (await vscode.window.showOpenDialog({ title: 'Open Exported Session', canSelectMany: false, filters: { 'MCP Flight Recorder session': ['json', 'jsonl'] } }))?.[0];
+      if (!file) return;
+      try {
+        const source = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Reading the exported session…' }, async () => new ExportedTimelineSource(file.fsPath));
+        return TimelinePanel.showExported(ctx.flight, source);
+      } catch (err) {
+        void vscode.window.showErrorMessage(`Cannot open ${file.fsPath}: ${(err as Error).message}`);
+        return undefined;
+      }
+    }),
+  ];
+}

@@ -1,0 +1,88 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { ServerSpec } from '../core/config/servers';
+import { VERSION } from '../core/version';
+import { registerCallTool } from './commands/call-tool';
+import type { CommandContext } from './commands/context';
+import { registerExportCommands } from './commands/export';
+import { registerHistoryCommands, scheduleRetention } from './commands/history';
+import { registerInspectCommands } from './commands/inspect';
+import { registerNextFailure } from './commands/next-failure';
+import { registerReplay } from './commands/replay';
+import { registerServerCommands } from './commands/servers';
+import { Flight } from './flight';
+import { Settings, Views } from './ids';
+import { ServerConsent } from './servers/consent';
+import { RecordedServerProvider } from './servers/definition-provider';
+import { registerOtherClients } from './servers/other-clients';
+import { registerRouting } from './servers/routing';
+import { FlightDocuments } from './views/documents';
+import { FailureNotifier } from './views/failure-notifier';
+import { FlightStatusBar } from './views/status-bar';
+import { FlightTree } from './views/tree';
+
+/** What the extension exports to other extensions (and to its own integration tests). */
+export interface FlightApi {
+  version: string;
+  flight: Flight;
+  /** Grants launch consent for a server, as the user's "Allow" would. */
+  grantConsent(spec: ServerSpec): Promise<void>;
+}
+
+/**
+ * Activation registers views, commands and the MCP server definition provider, and nothing
+ * more: the store (and sql.js's wasm), the endpoint and the recording session are created on
+ * first use, so activation stays cheap.
+ */
+export function activate(context: vscode.ExtensionContext): FlightApi {
+  const output = vscode.window.createOutputChannel('MCP Flight Recorder', { log: true });
+  const flight = new Flight(context, output);
+  const consent = new ServerConsent(context.workspaceState);
+  const documents = new FlightDocuments();
+  const tree = new FlightTree(flight);
+  const treeView = vscode.window.createTreeView(Views.sessions, { treeDataProvider: tree, showCollapseAll: true });
+  const statusBar = new FlightStatusBar(flight);
+  const ctx: CommandContext = { extension: context, flight, documents, tree, treeView, consent };
+
+  context.subscriptions.push(
+    output,
+    { dispose: () => void flight.dispose() },
+    documents,
+    tree,
+    treeView,
+    statusBar,
+    new FailureNotifier(flight),
+    RecordedServerProvider.register(flight, consent, context.secrets),
+    ...registerInspectCommands(ctx),
+    registerNextFailure(ctx),
+    registerReplay(ctx),
+    registerCallTool(ctx),
+    ...registerExportCommands(ctx),
+    ...registerHistoryCommands(ctx),
+    ...registerServerCommands(ctx, statusBar),
+    ...registerRouting(ctx),
+    ...registerOtherClients(ctx),
+    scheduleRetention(ctx),
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration(`${Settings.section}.${Settings.captureLevel}`)) flight.applySettings();
+    }),
+  );
+
+  // Sessions recorded earlier, or by other recorders, show up without waiting for a first call.
+  if (flight.storeRoot && fs.existsSync(path.join(flight.storeRoot, 'store.json'))) {
+    setTimeout(() => {
+      void flight.store().then(
+        () => {
+          tree.schedule();
+          statusBar.schedule();
+        },
+        () => undefined,
+      );
+    }, 0);
+  }
+
+  return { version: VERSION, flight, grantConsent: (spec) => consent.grant(spec) };
+}
+
+export function deactivate(): void {}

@@ -1,0 +1,221 @@
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { ServerSpec } from '../core/config/servers';
+import type { Disposable as CoreDisposable } from '../core/model/events';
+import type { JournalRecord } from '../core/model/records';
+import { Recorder } from '../core/recording/recorder';
+import { RecordingHttpEndpoint, type EndpointServerHandle } from '../core/recording/upstream/http-endpoint';
+import { JournalWriter } from '../core/store/journal';
+import { ensureStore } from '../core/store/layout';
+import { openStore, type Store, type StoreChange } from '../core/store/store';
+import { readSettings } from './settings';
+
+/**
+ * The extension's one recorder: the workspace store (opened lazily, after activation), the
+ * recording session (from the first recorded connection to shutdown), and the 127.0.0.1
+ * endpoint VS Code's agent connects to. Views listen to `onDidChange`; commands ask it for the
+ * store and the endpoint. Everything is created on first use so activation stays cheap.
+ */
+export class Flight implements vscode.Disposable {
+  private storePromise?: Promise<Store>;
+  private journal?: JournalWriter;
+  private recorderInstance?: Recorder;
+  private endpointPromise?: Promise<RecordingHttpEndpoint>;
+  private readonly handles = new Map<string, { spec: ServerSpec; handle: EndpointServerHandle; fingerprint: string }>();
+  private watch?: CoreDisposable;
+  private readonly changeEmitter = new vscode.EventEmitter<StoreChange>();
+  /** The store saw new or changed calls (from this window or any other recorder writing into it). */
+  readonly onDidChange = this.changeEmitter.event;
+  private readonly connectionEmitter = new vscode.EventEmitter<void>();
+  /** A client connected to or disconnected from a recorded server. */
+  readonly onDidChangeConnections = this.connectionEmitter.event;
+  private disposed = false;
+  private paused = false;
+  private readonly outputs = new Map<string, vscode.OutputChannel>();
+  /** connection id → server name, to route each server's stderr to its own output. */
+  private readonly connectionServers = new Map<string, string>();
+
+  constructor(
+    readonly context: vscode.ExtensionContext,
+    readonly output: vscode.LogOutputChannel,
+  ) {}
+
+  /** Where the workspace's store lives; undefined without a workspace folder. */
+  get storeRoot(): string | undefined {
+    const folder = vscode.workspace.workspaceFolders?.[0];
+    if (!folder) return undefined;
+    const configured = readSettings().storePath;
+    return path.isAbsolute(configured) ? configured : path.join(folder.uri.fsPath, configured);
+  }
+
+  get wasmPath(): string {
+    return path.join(this.context.extensionPath, 'dist', 'sql-wasm.wasm');
+  }
+
+  /** The workspace store, opened (and created) on first use, kept live by polling the journal. */
+  store(): Promise<Store> {
+    if (!this.storePromise) {
+      const root = this.storeRoot;
+      if (!root) return Promise.reject(new Error('Open a folder to record MCP sessions: the store lives in the workspace.'));
+      this.storePromise = (async () => {
+        ensureStore(root);
+        const store = await openStore(root, { writeIndex: true, wasmPath: this.wasmPath });
+        for (const w of store.warnings) this.output.info(w);
+        store.onDidChange((c) => this.changeEmitter.fire(c));
+        this.watch = store.watch(300);
+        return store;
+      })();
+      this.storePromise.catch((err: unknown) => this.output.error(`could not open the store: ${(err as Error).message}`));
+    }
+    return this.storePromise;
+  }
+
+  /** Reads new journal records now (after this window recorded something), instead of at the next poll. */
+  async refresh(): Promise<void> {
+    const store = await this.store();
+    store.catchUp();
+  }
+
+  /** The window's recording session, started by the first connection it records. */
+  recorder(): Recorder {
+    if (!this.recorderInstance) {
+      const root = this.storeRoot;
+      if (!root) throw new Error('Open a folder to record MCP sessions: the store lives in the workspace.');
+      this.journal = JournalWriter.open(root);
+      this.recorderInstance = new Recorder({ kind: 'extension', journal: this.journal, capture: this.captureLevel() });
+      this.recorderInstance.onRecord((r) => this.onRecord(r));
+      this.output.info(`recording session ${this.recorderInstance.sessionId} into ${root}`);
+    }
+    return this.recorderInstance;
+  }
+
+  /** A separate session for replays, linked to the call it replays, in the same journal. */
+  replayRecorder(of: { session_id: string; call_id: string }): Recorder {
+    this.recorder();
+    const replay = new Recorder({ kind: 'replay', journal: this.journal!, replayOf: of, capture: this.captureLevel() });
+    replay.onRecord((r) => this.onRecord(r));
+    return replay;
+  }
+
+  /** Paused: calls are still listed, but only their metadata is recorded — the gap stays visible. */
+  setPaused(paused: boolean): void {
+    this.paused = paused;
+    if (this.recorderInstance) this.recorderInstance.capture = this.captureLevel();
+  }
+
+  /** The capture setting changed. */
+  applySettings(): void {
+    if (this.recorderInstance) this.recorderInstance.capture = this.captureLevel();
+  }
+
+  private captureLevel(): 'full' | 'metadata' {
+    return this.paused ? 'metadata' : readSettings().captureLevel;
+  }
+
+  /** Each server's stderr and process events, as an output channel of its own. */
+  serverOutput(name: string): vscode.OutputChannel {
+    let channel = this.outputs.get(name);
+    if (!channel) {
+      channel = vscode.window.createOutputChannel(`MCP Flight: ${name}`);
+      this.outputs.set(name, channel);
+    }
+    return channel;
+  }
+
+  private onRecord(r: JournalRecord): void {
+    switch (r.type) {
+      case 'connection_open':
+        this.connectionServers.set(r.connection_id, r.server.name);
+        this.serverOutput(r.server.name).appendLine(`[${r.ts}] connection ${r.connection_id} opened (${r.upstream} → ${r.server.transport})`);
+        return;
+      case 'stderr':
+      case 'process_spawn':
+      case 'process_exit':
+      case 'spawn_error':
+      case 'transport_error':
+      case 'connection_close': {
+        const name = this.connectionServers.get(r.connection_id);
+        if (!name) return;
+        const text =
+          r.type === 'stderr' ? r.text : r.type === 'process_spawn' ? `process started (pid ${r.pid})` : r.type === 'process_exit' ? `process exited (code ${r.code}, signal ${r.signal})` : r.type === 'spawn_error' ? `failed to start: ${r.message}` : r.type === 'transport_error' ? `transport error (${r.side}): ${r.message}` : `connection ${r.connection_id} closed: ${r.reason}`;
+        this.serverOutput(name).appendLine(r.type === 'stderr' ? text : `[${r.ts}] ${text}`);
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  async endpoint(): Promise<RecordingHttpEndpoint> {
+    if (!this.endpointPromise) {
+      this.endpointPromise = (async () => {
+        const s = readSettings();
+        const endpoint = new RecordingHttpEndpoint({ recorder: this.recorder(), requestTimeoutMs: s.requestTimeoutSeconds * 1000 });
+        await endpoint.start();
+        endpoint.onDidChangeConnections((e) => {
+          this.output.info(`${e.type === 'open' ? 'client connected to' : 'client left'} ${e.server} (${e.connectionId})${e.reason ? `: ${e.reason}` : ''}`);
+          this.connectionEmitter.fire();
+          void this.refresh();
+        });
+        this.output.info(`recording endpoint listening on ${endpoint.origin}`);
+        return endpoint;
+      })();
+    }
+    return this.endpointPromise;
+  }
+
+  /**
+   * The endpoint address of a server, added on first use and replaced when its configuration
+   * changes. The token of a server stays the same for the window's lifetime.
+   */
+  async serve(spec: ServerSpec): Promise<EndpointServerHandle> {
+    const endpoint = await this.endpoint();
+    const fingerprint = JSON.stringify(spec);
+    const known = this.handles.get(spec.name);
+    if (known && known.fingerprint === fingerprint) return known.handle;
+    if (known) await endpoint.removeServer(spec.name);
+    const handle = endpoint.addServer(spec, known ? { token: known.handle.token } : {});
+    this.handles.set(spec.name, { spec, handle, fingerprint });
+    return handle;
+  }
+
+  async stopServer(name: string): Promise<void> {
+    if (!this.handles.has(name)) return;
+    const endpoint = await this.endpoint();
+    const known = this.handles.get(name)!;
+    await endpoint.removeServer(name);
+    // Re-add at once with the same token: the server stops, its address stays valid for a restart.
+    const handle = endpoint.addServer(known.spec, { token: known.handle.token });
+    this.handles.set(name, { ...known, handle });
+  }
+
+  servedSpec(name: string): ServerSpec | undefined {
+    return this.handles.get(name)?.spec;
+  }
+
+  get sessionId(): string | undefined {
+    return this.recorderInstance?.sessionId;
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    if (this.endpointPromise) await (await this.endpointPromise).close().catch(() => undefined);
+    this.recorderInstance?.end('VS Code window closed');
+    this.journal?.close();
+    this.watch?.dispose();
+    if (this.storePromise) {
+      const store = await this.storePromise.catch(() => undefined);
+      if (store) {
+        try {
+          store.catchUp();
+        } finally {
+          store.close();
+        }
+      }
+    }
+    this.changeEmitter.dispose();
+    this.connectionEmitter.dispose();
+    for (const c of this.outputs.values()) c.dispose();
+  }
+}

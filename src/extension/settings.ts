@@ -1,0 +1,26 @@
+import * as vscode from 'vscode';
+import { Settings } from './ids';
+
+/** The extension's settings, read in one place with their defaults. */
+export interface FlightSettings {
+  storePath: string;
+  captureLevel: 'full' | 'metadata';
+  disabledServers: string[];
+  retentionMaxAgeDays: number;
+  retentionMaxSizeMB: number;
+  requestTimeoutSeconds: number;
+  notifyOnFailure: boolean;
+}
+
+export function readSettings(scope?: vscode.ConfigurationScope): FlightSettings {
+  const c = vscode.workspace.getConfiguration(Settings.section, scope);
+  return {
+    storePath: c.get<string>(Settings.storePath) || '.mcp-flight',
+    captureLevel: c.get<'full' | 'metadata'>(Settings.captureLevel) === 'metadata' ? 'metadata' : 'full',
+    disabledServers: c.get<string[]>(Settings.disabledServers) ?? [],
+    retentionMaxAgeDays: c.get<number>(Settings.retentionMaxAgeDays) ?? 30,
+    retentionMaxSizeMB: c.get<number>(Settings.retentionMaxSizeMB) ?? 1024,
+    requestTimeoutSeconds: c.get<number>(Settings.requestTimeoutSeconds) ?? 0,
+    notifyOnFailure: c.get<boolean>(Settings.notifyOnFailure) ?? true,
+  };
+}

@@ -1,0 +1,153 @@
+import * as crypto from 'node:crypto';
+import * as vscode from 'vscode';
+import { isFromWebview, type CallRow, type FromWebview, type ToWebview } from '../../shared/protocol';
+import type { Flight } from '../flight';
+import { Commands } from '../ids';
+import { StoreTimelineSource, type TimelineSource } from './timeline-data';
+
+/**
+ * Hosts the timeline webview. The page is built by webview/main.ts from messages alone; the
+ * HTML here is only the strict-CSP shell (no inline script or style, scripts by nonce). Live
+ * changes are batched to at most ~10 messages a second.
+ */
+export class TimelinePanel implements vscode.Disposable {
+  private static live?: TimelinePanel;
+  private readonly panel: vscode.WebviewPanel;
+  private readonly disposables: vscode.Disposable[] = [];
+  private ready = false;
+  private queued: ToWebview[] = [];
+  private pendingCalls = new Map<string, { session_id: string; call_id: string }>();
+  private flushTimer?: NodeJS.Timeout;
+
+  private constructor(
+    private readonly flight: Flight,
+    private readonly source: TimelineSource,
+    column: vscode.ViewColumn,
+  ) {
+    this.panel = vscode.window.createWebviewPanel('mcpFlight.timeline', source.title, column, {
+      enableScripts: true,
+      retainContextWhenHidden: true,
+      localResourceRoots: [vscode.Uri.joinPath(flight.context.extensionUri, 'dist'), vscode.Uri.joinPath(flight.context.extensionUri, 'media')],
+    });
+    this.panel.iconPath = vscode.Uri.joinPath(flight.context.extensionUri, 'media', 'flight.svg');
+    this.panel.webview.html = this.html();
+    this.disposables.push(
+      this.panel.webview.onDidReceiveMessage((m: unknown) => {
+        if (isFromWebview(m)) void this.onMessage(m);
+      }),
+      this.panel.onDidDispose(() => this.dispose()),
+    );
+    if (!source.readOnly) {
+      this.disposables.push(
+        flight.onDidChange((change) => {
+          if (change.rebuilt) {
+            this.post({ type: 'init', readOnly: false, title: source.title, sessions: source.sessions(), calls: source.calls(), follow: true });
+            return;
+          }
+          for (const c of change.calls) this.pendingCalls.set(`${c.session_id}/${c.call_id}`, c);
+          this.scheduleFlush();
+        }),
+      );
+    }
+  }
+
+  /** Opens (or focuses) the live timeline of the workspace store. */
+  static async showLive(flight: Flight): Promise<TimelinePanel> {
+    if (TimelinePanel.live) {
+      TimelinePanel.live.panel.reveal();
+      return TimelinePanel.live;
+    }
+    const store = await flight.store();
+    const panel = new TimelinePanel(flight, new StoreTimelineSource(store), vscode.ViewColumn.Active);
+    TimelinePanel.live = panel;
+    return panel;
+  }
+
+  /** Opens a read-only timeline over an exported session. */
+  static showExported(flight: Flight, source: TimelineSource): TimelinePanel {
+    return new TimelinePanel(flight, source, vscode.ViewColumn.Active);
+  }
+
+  reveal(sessionId: string, callId: string): void {
+    this.panel.reveal();
+    this.post({ type: 'reveal', session_id: sessionId, call_id: callId });
+  }
+
+  private async onMessage(m: FromWebview): Promise<void> {
+    switch (m.type) {
+      case 'ready':
+        this.ready = true;
+        this.post({ type: 'init', readOnly: this.source.readOnly, title: this.source.title, sessions: this.source.sessions(), calls: this.source.calls(), follow: !this.source.readOnly });
+        for (const q of this.queued.splice(0)) void this.panel.webview.postMessage(q);
+        return;
+      case 'requestDetail': {
+        try {
+          this.post({ type: 'detail', requestId: m.requestId, detail: this.source.detail(m.session_id, m.call_id) });
+        } catch (err) {
+          this.post({ type: 'detail', requestId: m.requestId, detail: undefined, error: (err as Error).message });
+        }
+        return;
+      }
+      case 'openInputs':
+        await vscode.commands.executeCommand(Commands.showInputs, { session_id: m.session_id, call_id: m.call_id, source: this.source });
+        return;
+      case 'openFull':
+        await vscode.commands.executeCommand(m.part === 'input' ? Commands.showInputs : Commands.showResult, { session_id: m.session_id, call_id: m.call_id, source: this.source });
+        return;
+      case 'replay':
+        await vscode.commands.executeCommand(Commands.replay, { session_id: m.session_id, call_id: m.call_id });
+        return;
+      case 'copyJson':
+        await vscode.commands.executeCommand(Commands.copyAsJson, { session_id: m.session_id, call_id: m.call_id, source: this.source });
+        return;
+    }
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushTimer) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = undefined;
+      const source = this.source as StoreTimelineSource;
+      const rows = [...this.pendingCalls.values()].map((c) => source.row(c.session_id, c.call_id)).filter((r): r is CallRow => !!r);
+      this.pendingCalls.clear();
+      if (rows.length) this.post({ type: 'calls', calls: rows });
+      this.post({ type: 'sessions', sessions: this.source.sessions() });
+    }, 100);
+  }
+
+  private post(message: ToWebview): void {
+    if (!this.ready) {
+      if (message.type !== 'init') this.queued.push(message);
+      return;
+    }
+    void this.panel.webview.postMessage(message);
+  }
+
+  private html(): string {
+    const webview = this.panel.webview;
+    const nonce = crypto.randomBytes(18).toString('base64');
+    const script = webview.asWebviewUri(vscode.Uri.joinPath(this.flight.context.extensionUri, 'dist', 'webview.js'));
+    const style = webview.asWebviewUri(vscode.Uri.joinPath(this.flight.context.extensionUri, 'media', 'timeline.css'));
+    const csp = [`default-src 'none'`, `img-src blob: ${webview.cspSource}`, `style-src ${webview.cspSource}`, `font-src ${webview.cspSource}`, `script-src 'nonce-${nonce}'`].join('; ');
+    return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<link rel="stylesheet" href="${style.toString()}">
+<title>MCP Flight Recorder</title>
+</head>
+<body>
+<script nonce="${nonce}" src="${script.toString()}"></script>
+</body>
+</html>`;
+  }
+
+  dispose(): void {
+    if (TimelinePanel.live === this) TimelinePanel.live = undefined;
+    clearTimeout(this.flushTimer);
+    for (const d of this.disposables.splice(0)) d.dispose();
+    this.panel.dispose();
+  }
+}

@@ -1,0 +1,190 @@
+import * as vscode from 'vscode';
+import { formatDuration, terminalState } from '../../core/analysis/summary';
+import type { CallRow, SessionRow, Store } from '../../core/store/store';
+import type { Flight } from '../flight';
+import { Commands } from '../ids';
+import { relativeTime } from './format';
+
+/**
+ * Sessions → Servers → Calls, newest first, from the store's index. Refreshes are batched: the
+ * store may change hundreds of times a second while an agent works, the tree at most ~10.
+ */
+
+export type FlightNode = SessionNode | ServerNode | CallNode | MoreNode;
+
+export interface SessionNode {
+  kind: 'session';
+  session: SessionRow;
+}
+export interface ServerNode {
+  kind: 'server';
+  session: SessionRow;
+  server: string;
+}
+export interface CallNode {
+  kind: 'call';
+  call: CallRow;
+}
+export interface MoreNode {
+  kind: 'more';
+  session: SessionRow;
+  server: string;
+  shown: number;
+  total: number;
+}
+
+const PAGE = 500;
+const REFRESH_MS = 100;
+
+export class FlightTree implements vscode.TreeDataProvider<FlightNode>, vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<FlightNode | undefined>();
+  readonly onDidChangeTreeData = this.changed.event;
+  private pending?: NodeJS.Timeout;
+  /** How many calls each server node shows; grows by a page with "more". */
+  private readonly limits = new Map<string, number>();
+  private readonly subscriptions: vscode.Disposable[] = [];
+  private store?: Store;
+
+  constructor(private readonly flight: Flight) {
+    this.subscriptions.push(flight.onDidChange(() => this.schedule()));
+  }
+
+  schedule(): void {
+    if (this.pending) return;
+    this.pending = setTimeout(() => {
+      this.pending = undefined;
+      this.changed.fire(undefined);
+    }, REFRESH_MS);
+  }
+
+  showMore(node: MoreNode): void {
+    const key = `${node.session.session_id}/${node.server}`;
+    this.limits.set(key, (this.limits.get(key) ?? PAGE) + PAGE);
+    this.changed.fire(undefined);
+  }
+
+  async getChildren(node?: FlightNode): Promise<FlightNode[]> {
+    if (!this.flight.storeRoot) return [];
+    try {
+      this.store ??= await this.flight.store();
+    } catch {
+      return [];
+    }
+    const store = this.store;
+    if (!node) return store.sessions().map((session) => ({ kind: 'session', session }));
+    if (node.kind === 'session') {
+      const servers = node.session.servers.length ? node.session.servers : [...new Set(store.connections(node.session.session_id).map((c) => c.server))];
+      return servers.map((server) => ({ kind: 'server', session: node.session, server }));
+    }
+    if (node.kind === 'server') {
+      const key = `${node.session.session_id}/${node.server}`;
+      const limit = this.limits.get(key) ?? PAGE;
+      const calls = store.calls({ sessionId: node.session.session_id, server: node.server, limit, order: 'desc' });
+      const items: FlightNode[] = calls.map((call) => ({ kind: 'call', call }));
+      if (calls.length === limit) {
+        const total = store.countCalls({ sessionId: node.session.session_id, server: node.server });
+        if (total > limit) items.push({ kind: 'more', session: node.session, server: node.server, shown: limit, total });
+      }
+      return items;
+    }
+    return [];
+  }
+
+  getTreeItem(node: FlightNode): vscode.TreeItem {
+    switch (node.kind) {
+      case 'session':
+        return sessionItem(node.session);
+      case 'server':
+        return serverItem(node, this.store);
+      case 'call':
+        return callItem(node.call);
+      case 'more': {
+        const item = new vscode.TreeItem(`Show ${Math.min(PAGE, node.total - node.shown)} more of ${node.total - node.shown} older calls…`);
+        item.command = { command: Commands.showMore, title: 'Show More', arguments: [node] };
+        item.iconPath = new vscode.ThemeIcon('ellipsis');
+        item.contextValue = 'more';
+        return item;
+      }
+    }
+  }
+
+  getParent(node: FlightNode): FlightNode | undefined {
+    if (node.kind === 'server' || node.kind === 'more') return { kind: 'session', session: node.session };
+    if (node.kind === 'call' && this.store) {
+      const session = this.store.session(node.call.session_id);
+      if (session) return { kind: 'server', session, server: node.call.server };
+    }
+    return undefined;
+  }
+
+  dispose(): void {
+    clearTimeout(this.pending);
+    this.changed.dispose();
+    for (const s of this.subscriptions) s.dispose();
+  }
+}
+
+function sessionItem(s: SessionRow): vscode.TreeItem {
+  const state = terminalState({ ended: s.ended, writerAlive: s.writer_alive !== false, pendingCalls: s.pending, failedCalls: s.failed, successfulCalls: s.successful });
+  const started = new Date(s.started_at);
+  const item = new vscode.TreeItem(`${started.toLocaleString()} · ${s.recorder_kind}`, vscode.TreeItemCollapsibleState.Collapsed);
+  item.id = `session:${s.session_id}`;
+  item.description = `${s.tool_calls} calls${s.failed ? ` · ${s.failed} failed` : ''} · ${state.replace('_', ' ')}`;
+  item.iconPath = new vscode.ThemeIcon(state === 'in_progress' ? 'record' : state === 'interrupted' ? 'debug-disconnect' : s.failed ? 'warning' : 'history', s.failed ? new vscode.ThemeColor('list.warningForeground') : undefined);
+  const md = new vscode.MarkdownString(undefined, true);
+  md.appendMarkdown(`**Session** \`${s.session_id}\`\n\n`);
+  md.appendText(`Recorder: ${s.recorder_kind}${s.recorder ? ` ${s.recorder.version} (pid ${s.recorder.pid} on ${s.recorder.hostname})` : ''}\n`);
+  md.appendText(`State: ${state}\nStarted: ${s.started_at}\n${s.ended_at ? `Ended: ${s.ended_at} (${s.end_reason ?? ''})` : 'Not ended'}\n`);
+  md.appendText(`Tool calls: ${s.tool_calls} (ok ${s.successful}, failed ${s.failed}, cancelled ${s.cancelled}, pending ${s.pending})`);
+  if (s.replay_of) md.appendText(`\nReplay of ${s.replay_of.call_id} in session ${s.replay_of.session_id}`);
+  item.tooltip = md;
+  item.contextValue = `session.${state}`;
+  return item;
+}
+
+function serverItem(node: ServerNode, store: Store | undefined): vscode.TreeItem {
+  const item = new vscode.TreeItem(node.server, vscode.TreeItemCollapsibleState.Collapsed);
+  item.id = `server:${node.session.session_id}/${node.server}`;
+  if (store) {
+    const total = store.countCalls({ sessionId: node.session.session_id, server: node.server, method: 'tools/call' });
+    const failed = store.countCalls({ sessionId: node.session.session_id, server: node.server, method: 'tools/call', outcome: ['error', 'timeout'] });
+    item.description = `${total} tool calls${failed ? ` · ${failed} failed` : ''}`;
+    if (failed) item.iconPath = new vscode.ThemeIcon('server', new vscode.ThemeColor('list.warningForeground'));
+  }
+  item.iconPath ??= new vscode.ThemeIcon('server');
+  item.contextValue = node.session.ended ? 'server.recorded' : 'server.live.running';
+  return item;
+}
+
+const OUTCOME_ICON: Record<CallRow['outcome'], [string, string | undefined]> = {
+  success: ['pass', 'testing.iconPassed'],
+  error: ['error', 'testing.iconFailed'],
+  timeout: ['watch', 'testing.iconFailed'],
+  cancelled: ['circle-slash', 'disabledForeground'],
+  pending: ['loading~spin', undefined],
+};
+
+export function callItem(call: CallRow): vscode.TreeItem {
+  const failed = call.outcome === 'error' || call.outcome === 'timeout';
+  const label: vscode.TreeItemLabel = { label: call.tool, ...(failed ? { highlights: [[0, call.tool.length]] as [number, number][] } : {}) };
+  const item = new vscode.TreeItem(label, vscode.TreeItemCollapsibleState.None);
+  item.id = `call:${call.session_id}/${call.call_id}`;
+  const [icon, color] = OUTCOME_ICON[call.outcome];
+  item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
+  const duration = call.duration_ms !== undefined ? formatDuration(call.duration_ms) : 'pending';
+  item.description = `${failed && call.error ? `${call.error.error_class} · ` : ''}${duration} · ${relativeTime(call.timestamp)}${call.direction === 'server_to_client' ? ' · from server' : ''}`;
+  const md = new vscode.MarkdownString();
+  md.appendMarkdown(`**${escapeMd(call.tool)}** — ${call.outcome}\n\n`);
+  md.appendText(`${call.method} on ${call.server}${call.agent_id ? ` by ${call.agent_id}` : ''}\n${call.timestamp} · ${duration}\n\nInput: ${call.input_summary}\n`);
+  if (call.error) md.appendText(`\nError (${call.error.error_class}, ${call.error.error_code ?? '—'}): ${call.error.message}\nRecovery: ${call.error.recovery_action}${call.error.retry_safe ? ', safe to retry' : ''}`);
+  else if (call.output_summary) md.appendText(`\nResult: ${call.output_summary}`);
+  if (call.answered_by_recorder) md.appendText('\n\nAnswered by the recorder (the server could not).');
+  item.tooltip = md;
+  item.contextValue = `call.${failed ? 'failed' : call.outcome}`;
+  item.command = { command: Commands.showInputs, title: 'Show Inputs', arguments: [{ kind: 'call', call }] };
+  return item;
+}
+
+function escapeMd(s: string): string {
+  return s.replace(/[\\`*_{}[\]()#+\-.!|<>]/g, '\\$&');
+}
