@@ -42,7 +42,7 @@ async function main(argv: string[]): Promise<number> {
     return await command(rest);
   } catch (err) {
     if (err instanceof UsageError || String((err as NodeJS.ErrnoException).code ?? '').startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`mcp-flight ${name}: ${err.message}\nRun "mcp-flight ${name} --help" for usage.\n`);
+      process.stderr.write(`mcp-flight ${name}: ${(err as Error).message}\nRun "mcp-flight ${name} --help" for usage.\n`);
       return 2;
     }
     // Failures that core explains in words (a missing store, a config it cannot read) are the user's
