@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { ServerSpec } from '../core/config/servers';
@@ -176,7 +177,28 @@ export class Flight implements vscode.Disposable {
     if (known) await endpoint.removeServer(spec.name);
     const handle = endpoint.addServer(spec, known ? { token: known.handle.token } : {});
     this.handles.set(spec.name, { spec, handle, fingerprint });
+    this.publishEndpoints();
     return handle;
+  }
+
+  /** The address a server will have; it is not reachable until `serve` (after consent). */
+  async reserve(name: string): Promise<EndpointServerHandle> {
+    const handle = (await this.endpoint()).reserve(name);
+    this.publishEndpoints();
+    return handle;
+  }
+
+  /**
+   * For the demo and for tests driving the endpoint from outside VS Code: when
+   * MCP_FLIGHT_ENDPOINTS_FILE is set in the extension host's environment, the served addresses
+   * (with their tokens) are written there, user-only. Never set in normal use.
+   */
+  private publishEndpoints(): void {
+    const file = process.env.MCP_FLIGHT_ENDPOINTS_FILE;
+    if (!file) return;
+    const servers = [...this.handles.values()].map(({ spec, handle }) => ({ name: spec.name, url: handle.url, headers: handle.headers }));
+    fs.writeFileSync(`${file}.tmp`, JSON.stringify({ servers }, null, 2), { mode: 0o600 });
+    fs.renameSync(`${file}.tmp`, file);
   }
 
   async stopServer(name: string): Promise<void> {

@@ -359,7 +359,7 @@ describe('HTTP endpoint → stdio server-everything', () => {
 
     await waitFor(() => store.records().some((r) => r.type === 'connection_close' && messagesOf(store.records(), r.connection_id).some((m) => m.mcp_session_id === sid)));
     const recs = store.records();
-    const batchMsgs = messagesOf(recs).filter((m) => m.mcp_session_id === sid && (msg(m).id === 'b1' || msg(m).id === 'b2'));
+    const batchMsgs = messagesOf(recs).filter((m) => m.dir === 'client_to_server' && m.mcp_session_id === sid && (msg(m).id === 'b1' || msg(m).id === 'b2'));
     assert.equal(batchMsgs.length, 2, 'each batched request recorded on its own');
     const conn = batchMsgs[0]!.connection_id;
     const answered = messagesOf(recs, conn).filter((m) => m.dir === 'server_to_client' && (msg(m).id === 'b1' || msg(m).id === 'b2'));
@@ -375,7 +375,7 @@ describe('HTTP endpoint → stdio server-everything', () => {
     const h = { ...base, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-06-18' };
     assert.equal((await rawRequest(handle.url, { method: 'POST', headers: h, body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) })).status, 202);
     // server-everything asks for roots 350 ms after initialized; nothing is open to carry it yet.
-    await waitFor(() => messagesOf(store.records()).some((m) => m.mcp_session_id === undefined && msg(m).method === 'roots/list' && m.connection_id === connOfSession(store.records(), sid)));
+    await waitFor(() => messagesOf(store.records()).some((m) => m.mcp_session_id === sid && msg(m).method === 'roots/list' && m.connection_id === connOfSession(store.records(), sid)));
     const first = await new Promise<Msg>((resolve, reject) => {
       const req = http.get(handle.url, { headers: { ...handle.headers, accept: 'text/event-stream', 'mcp-session-id': sid } }, (res) => {
         assert.equal(res.statusCode, 200);

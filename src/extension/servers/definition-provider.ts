@@ -42,8 +42,9 @@ export class RecordedServerProvider implements vscode.McpServerDefinitionProvide
         definitions.push(directDefinition(server));
         continue;
       }
-      // The address does not depend on inputs, which may only be asked for in resolve.
-      const handle = await this.flight.serve(server.spec);
+      // Only an address for now: the server becomes reachable in resolve, after trust and consent
+      // (and its inputs, which may only be asked for there).
+      const handle = await this.flight.reserve(server.spec.name);
       definitions.push(new vscode.McpHttpServerDefinition(server.spec.name, vscode.Uri.parse(handle.url), handle.headers, fingerprintVersion(server)));
     }
     return definitions;

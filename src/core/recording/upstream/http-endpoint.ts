@@ -117,6 +117,8 @@ export class RecordingHttpEndpoint {
   private readonly server: http.Server;
   private readonly servers = new Map<string, ServerEntry>();
   private readonly byName = new Map<string, ServerEntry>();
+  /** Addresses handed out before the server may run (VS Code learns them before the user consents). */
+  private readonly reserved = new Map<string, { id: string; token: string }>();
   private readonly connectionEmitter = new Emitter<EndpointConnectionEvent>();
   private readonly agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
   private allowedHosts = new Set<string>();
@@ -169,8 +171,9 @@ export class RecordingHttpEndpoint {
     }
     const previous = this.byName.get(spec.name);
     if (previous) this.track(this.closeEntry(previous, 'server definition replaced'));
-    const id = previous?.id ?? this.freeId(spec.name);
-    const token = opts.token ?? previous?.token ?? crypto.randomBytes(32).toString('base64url');
+    const reservation = this.reserved.get(spec.name);
+    const id = previous?.id ?? reservation?.id ?? this.freeId(spec.name);
+    const token = opts.token ?? previous?.token ?? reservation?.token ?? crypto.randomBytes(32).toString('base64url');
     const entry: ServerEntry = { id, spec, token, tokenHash: sha256(token), sessions: new Map() };
     if (spec.type !== 'stdio') {
       entry.reverse = new ReverseProxy({
@@ -183,6 +186,27 @@ export class RecordingHttpEndpoint {
     }
     this.servers.set(id, entry);
     this.byName.set(spec.name, entry);
+    return this.handleOf(id, token);
+  }
+
+  /**
+   * The address a server will have, without making it reachable: requests to it are refused
+   * (404) until `addServer` — so a client can be told where a server lives before the user
+   * has agreed to start it.
+   */
+  reserve(name: string): EndpointServerHandle {
+    if (!this.listeningPort) throw new Error('RecordingHttpEndpoint: call start() before reserve()');
+    const live = this.byName.get(name);
+    if (live) return this.handleOf(live.id, live.token);
+    let r = this.reserved.get(name);
+    if (!r) {
+      r = { id: this.freeId(name), token: crypto.randomBytes(32).toString('base64url') };
+      this.reserved.set(name, r);
+    }
+    return this.handleOf(r.id, r.token);
+  }
+
+  private handleOf(id: string, token: string): EndpointServerHandle {
     const url = `${this.origin}/mcp/${id}`;
     return { id, url, token, headers: { Authorization: `Bearer ${token}` }, tokenUrl: `${url}/${token}` };
   }
@@ -216,7 +240,8 @@ export class RecordingHttpEndpoint {
   private freeId(name: string): string {
     const base = name.toLowerCase().replace(/[^a-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '') || 'server';
     let id = base;
-    for (let n = 2; this.servers.has(id); n++) id = `${base}-${n}`;
+    const taken = (candidate: string) => this.servers.has(candidate) || [...this.reserved.entries()].some(([n, r]) => r.id === candidate && n !== name);
+    for (let n = 2; taken(id); n++) id = `${base}-${n}`;
     return id;
   }
 
