@@ -1,13 +1,19 @@
-// `npm start`: builds the product and records a scripted agent's real calls to the reference
-// servers of demo/workspace, then prints the session summary. (The VS Code extension's demo
-// takes over this command once the extension lands.)
+// `npm start`: builds the product and opens it in a real VS Code (code-server, installed into
+// tools/ on first run) on a demo workspace, where a scripted agent's calls stream in live.
+// `npm start -- --cli` runs the smaller CLI-only demo instead.
 import path from 'node:path';
-import { ensureDeps, root, run } from './ensure-deps.mjs';
+import { ensureDeps, run } from './ensure-deps.mjs';
 
 try {
   ensureDeps();
+  const cli = process.argv.includes('--cli');
+  if (!cli) {
+    const { ensureTools } = await import('./setup-tools.mjs');
+    ensureTools();
+  }
   run(process.execPath, ['esbuild.mjs']);
-  run(process.execPath, ['--import', 'tsx', path.join('demo', 'cli-demo.ts')]);
+  const args = process.argv.slice(2).filter((a) => a !== '--cli');
+  run(process.execPath, ['--import', 'tsx', path.join('demo', cli ? 'cli-demo.ts' : 'vscode-demo.ts'), ...args]);
 } catch (err) {
   console.error(`\nnpm start: ${err.message}`);
   process.exit(err.exitCode ?? 1);

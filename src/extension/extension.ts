@@ -14,6 +14,7 @@ import { registerServerCommands } from './commands/servers';
 import { Flight } from './flight';
 import { Settings, Views } from './ids';
 import { ServerConsent } from './servers/consent';
+import { recordedServers, resolveInputs } from './servers/configured-servers';
 import { RecordedServerProvider } from './servers/definition-provider';
 import { registerOtherClients } from './servers/other-clients';
 import { registerRouting } from './servers/routing';
@@ -80,6 +81,18 @@ export function activate(context: vscode.ExtensionContext): FlightApi {
         () => undefined,
       );
     }, 0);
+  }
+
+  // Demo and external-driver mode (npm start): whoever launched this editor with
+  // MCP_FLIGHT_ENDPOINTS_FILE asked for the recorded servers to be served at once, and for their
+  // addresses in that file. A workspace cannot set an environment variable, so this opens nothing to it.
+  if (process.env.MCP_FLIGHT_ENDPOINTS_FILE && flight.storeRoot && vscode.workspace.isTrusted) {
+    void (async () => {
+      for (const server of recordedServers().servers) {
+        const spec = await resolveInputs(server, context.secrets, false);
+        if (spec) await flight.serve(spec);
+      }
+    })().catch((err: unknown) => output.error(`demo mode: ${(err as Error).message}`));
   }
 
   return { version: VERSION, flight, grantConsent: (spec) => consent.grant(spec) };

@@ -86,6 +86,8 @@ export class Flight implements vscode.Disposable {
       this.recorderInstance = new Recorder({ kind: 'extension', journal: this.journal, capture: this.captureLevel() });
       this.recorderInstance.onRecord((r) => this.onRecord(r));
       this.output.info(`recording session ${this.recorderInstance.sessionId} into ${root}`);
+      // The views follow the store, so it opens as soon as there is something to show.
+      setTimeout(() => void this.store().catch(() => undefined), 0);
     }
     return this.recorderInstance;
   }

@@ -812,3 +812,27 @@ describe('store: the index image', () => {
     await assert.rejects(openStore(path.join(path.dirname(root), 'nowhere')), (e: unknown) => e instanceof StoreMissingError);
   });
 });
+
+test('an index image that claims the current schema but lacks a table is rebuilt, not fatal', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcpf-damaged-'));
+  const journal = JournalWriter.open(dir);
+  const rec = new Recorder({ kind: 'test', journal });
+  const conn = rec.openConnection({ name: 's', transport: 'stdio' }, 'stdio');
+  conn.message('client_to_server', JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: {} } }));
+  conn.message('server_to_client', JSON.stringify({ jsonrpc: '2.0', id: 1, result: { content: [] } }));
+  rec.end();
+  journal.close();
+  let store = await openStore(dir, { writeIndex: true });
+  store.close();
+  // Drop a table from the saved image, keeping its schema_version.
+  const SQL = await initSqlJs();
+  const db = new SQL.Database(fs.readFileSync(path.join(dir, 'index.sqlite')));
+  db.exec('DROP TABLE names');
+  fs.writeFileSync(path.join(dir, 'index.sqlite'), Buffer.from(db.export()));
+  db.close();
+  store = await openStore(dir, { writeIndex: true });
+  assert.match(store.initialCatchUp?.rebuilt ?? '', /inconsistent/);
+  assert.equal(store.calls({}).length, 1);
+  store.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});

@@ -508,7 +508,14 @@ export class IndexDb {
       db.close();
       throw new IndexImageError(`index schema version ${version ?? 'missing'}, this version uses ${SCHEMA_VERSION}`);
     }
-    return new IndexDb(db);
+    try {
+      return new IndexDb(db);
+    } catch (err) {
+      // The image claims our version but does not hold what it should (a damaged or hand-edited
+      // file): the index is a cache, so it is rebuilt from the journal rather than trusted.
+      db.close();
+      throw new IndexImageError(`index image inconsistent: ${(err as Error).message}`);
+    }
   }
 
   private applyPragmas(): void {
