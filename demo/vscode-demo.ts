@@ -24,7 +24,8 @@ const endpointsFile = path.join(runDir, 'endpoints.json');
 /** The demo workspace as the user would have it after "Route Workspace Servers Through the Recorder". */
 function prepareWorkspace(): void {
   if (!fs.existsSync(workspace)) {
-    fs.cpSync(path.join(REPO_ROOT, 'demo', 'workspace'), workspace, { recursive: true });
+    // The template only: a store or files left there by the CLI demo are not part of it.
+    fs.cpSync(path.join(REPO_ROOT, 'demo', 'workspace'), workspace, { recursive: true, filter: (src) => !/[/\\](\.mcp-flight|notes)([/\\]|$)/.test(src) });
     const mcpJson = path.join(workspace, '.vscode', 'mcp.json');
     let text = fs.readFileSync(mcpJson, 'utf8').replace(/\$\{workspaceFolder\}\/\.\.\/\.\.\/node_modules/g, path.join(REPO_ROOT, 'node_modules'));
     const servers = (parseJsonc(text) as { servers: Record<string, unknown> }).servers;
