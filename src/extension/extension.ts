@@ -27,6 +27,7 @@ import { FlightTree } from './views/tree';
 export interface FlightApi {
   version: string;
   flight: Flight;
+  tree: FlightTree;
   /** Grants launch consent for a server, as the user's "Allow" would. */
   grantConsent(spec: ServerSpec): Promise<void>;
 }
@@ -95,7 +96,7 @@ export function activate(context: vscode.ExtensionContext): FlightApi {
     })().catch((err: unknown) => output.error(`demo mode: ${(err as Error).message}`));
   }
 
-  return { version: VERSION, flight, grantConsent: (spec) => consent.grant(spec) };
+  return { version: VERSION, flight, tree, grantConsent: (spec) => consent.grant(spec) };
 }
 
 export function deactivate(): void {}

@@ -8,7 +8,16 @@ import addFormats from 'ajv-formats';
  * so every export a test produces is checked against the documented format.
  */
 
-export const EXPORT_SCHEMA_FILE = path.join(__dirname, '..', '..', 'docs', 'export-format.schema.json');
+/** Found by walking up from here: this helper also runs bundled (dist-test/) inside VS Code. */
+export const EXPORT_SCHEMA_FILE = findUp(path.join('docs', 'export-format.schema.json'));
+
+function findUp(relative: string): string {
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, relative);
+    if (fs.existsSync(candidate)) return candidate;
+    if (path.dirname(dir) === dir) return path.join(__dirname, '..', '..', relative);
+  }
+}
 
 let compiled: { document: ValidateFunction; line: ValidateFunction; root: ValidateFunction } | undefined;
 

@@ -11,7 +11,8 @@ import type { CommandContext } from './context';
 /** Export Session… (JSON or JSONL through a save dialog) and Open Exported Session… (read-only timeline). */
 export function registerExportCommands(ctx: CommandContext): vscode.Disposable[] {
   return [
-    vscode.commands.registerCommand(Commands.exportSession, async (arg?: FlightNode | { session_id?: string }) => {
+    // `to` skips the save dialog (for other extensions and tests driving the command).
+    vscode.commands.registerCommand(Commands.exportSession, async (arg?: FlightNode | { session_id?: string }, to?: vscode.Uri) => {
       const store = await ctx.flight.store();
       let sessionId = arg && 'kind' in arg && arg.kind === 'session' ? arg.session.session_id : (arg as { session_id?: string } | undefined)?.session_id;
       if (!sessionId) {
@@ -23,7 +24,7 @@ export function registerExportCommands(ctx: CommandContext): vscode.Disposable[]
       }
       const session = sessionId ? store.session(sessionId) : undefined;
       if (!session) return;
-      const target = await vscode.window.showSaveDialog({
+      const target = to ?? await vscode.window.showSaveDialog({
         title: 'Export Session',
         defaultUri: vscode.Uri.joinPath(vscode.workspace.workspaceFolders?.[0]?.uri ?? vscode.Uri.file(process.cwd()), `mcp-session-${session.session_id.slice(0, 8)}.json`),
         filters: { 'Session (JSON)': ['json'], 'Session (JSON Lines)': ['jsonl'] },
@@ -53,8 +54,10 @@ export function registerExportCommands(ctx: CommandContext): vscode.Disposable[]
         fs.closeSync(fd);
         fs.renameSync(temp, target.fsPath);
       });
-      const open = 'Open';
-      if ((await vscode.window.showInformationMessage(`Exported to ${vscode.workspace.asRelativePath(target)}`, open)) === open) await vscode.window.showTextDocument(target);
+      if (!to) {
+        const open = 'Open';
+        void vscode.window.showInformationMessage(`Exported to ${vscode.workspace.asRelativePath(target)}`, open).then((a) => (a === open ? vscode.window.showTextDocument(target) : undefined));
+      }
       return target;
     }),
     vscode.commands.registerCommand(Commands.openExported, async (uri?: vscode.Uri) => {
