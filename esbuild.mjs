@@ -28,7 +28,11 @@ const builds = [
   { ...node, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
 ];
 if (fs.existsSync(path.join(root, 'src/extension/extension.ts'))) {
-  builds.push({ ...node, entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'] });
+  builds.push({ ...node, entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js', external: ['vscode', './runtime'],
+    // Activation cost = loading this bundle (first to last line) + running activate().
+    banner: { js: 'globalThis.__mcpFlightLoad = { start: performance.now() };' },
+    footer: { js: 'globalThis.__mcpFlightLoad.end = performance.now();' } });
+  builds.push({ ...node, entryPoints: ['src/extension/runtime.ts'], outfile: 'dist/runtime.js', external: ['vscode'] });
   builds.push({ ...node, entryPoints: ['src/extension/uninstall.ts'], outfile: 'dist/uninstall.js' });
 }
 if (fs.existsSync(path.join(root, 'webview/main.ts'))) {

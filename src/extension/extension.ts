@@ -28,6 +28,8 @@ export interface FlightApi {
   version: string;
   flight: Flight;
   tree: FlightTree;
+  /** How long loading the module and activate() took, in ms. */
+  activationMs: number;
   /** Grants launch consent for a server, as the user's "Allow" would. */
   grantConsent(spec: ServerSpec): Promise<void>;
 }
@@ -38,6 +40,7 @@ export interface FlightApi {
  * first use, so activation stays cheap.
  */
 export function activate(context: vscode.ExtensionContext): FlightApi {
+  const started = performance.now();
   const output = vscode.window.createOutputChannel('MCP Flight Recorder', { log: true });
   const flight = new Flight(context, output);
   const consent = new ServerConsent(context.workspaceState);
@@ -96,7 +99,10 @@ export function activate(context: vscode.ExtensionContext): FlightApi {
     })().catch((err: unknown) => output.error(`demo mode: ${(err as Error).message}`));
   }
 
-  return { version: VERSION, flight, tree, grantConsent: (spec) => consent.grant(spec) };
+  const load = (globalThis as { __mcpFlightLoad?: { start: number; end?: number } }).__mcpFlightLoad;
+  const activationMs = performance.now() - started + (load?.end !== undefined ? load.end - load.start : 0);
+  output.info(`activated in ${activationMs.toFixed(1)} ms (module load included)`);
+  return { version: VERSION, flight, tree, activationMs, grantConsent: (spec) => consent.grant(spec) };
 }
 
 export function deactivate(): void {}

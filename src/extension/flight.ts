@@ -4,11 +4,12 @@ import * as vscode from 'vscode';
 import type { ServerSpec } from '../core/config/servers';
 import type { Disposable as CoreDisposable } from '../core/model/events';
 import type { JournalRecord } from '../core/model/records';
-import { Recorder } from '../core/recording/recorder';
-import { RecordingHttpEndpoint, type EndpointServerHandle } from '../core/recording/upstream/http-endpoint';
-import { JournalWriter } from '../core/store/journal';
+import type { Recorder } from '../core/recording/recorder';
+import type { EndpointServerHandle, RecordingHttpEndpoint } from '../core/recording/upstream/http-endpoint';
+import type { JournalWriter } from '../core/store/journal';
 import { ensureStore } from '../core/store/layout';
-import { openStore, type Store, type StoreChange } from '../core/store/store';
+import type { Store, StoreChange } from '../core/store/store';
+import { runtime } from './lazy';
 import { readSettings } from './settings';
 
 /**
@@ -60,7 +61,7 @@ export class Flight implements vscode.Disposable {
       if (!root) return Promise.reject(new Error('Open a folder to record MCP sessions: the store lives in the workspace.'));
       this.storePromise = (async () => {
         ensureStore(root);
-        const store = await openStore(root, { writeIndex: true, wasmPath: this.wasmPath });
+        const store = await runtime().openStore(root, { writeIndex: true, wasmPath: this.wasmPath });
         for (const w of store.warnings) this.output.info(w);
         store.onDidChange((c) => this.changeEmitter.fire(c));
         this.watch = store.watch(300);
@@ -82,8 +83,8 @@ export class Flight implements vscode.Disposable {
     if (!this.recorderInstance) {
       const root = this.storeRoot;
       if (!root) throw new Error('Open a folder to record MCP sessions: the store lives in the workspace.');
-      this.journal = JournalWriter.open(root);
-      this.recorderInstance = new Recorder({ kind: 'extension', journal: this.journal, capture: this.captureLevel() });
+      this.journal = runtime().JournalWriter.open(root);
+      this.recorderInstance = new (runtime().Recorder)({ kind: 'extension', journal: this.journal, capture: this.captureLevel() });
       this.recorderInstance.onRecord((r) => this.onRecord(r));
       this.output.info(`recording session ${this.recorderInstance.sessionId} into ${root}`);
       // The views follow the store, so it opens as soon as there is something to show.
@@ -95,7 +96,7 @@ export class Flight implements vscode.Disposable {
   /** A separate session for replays, linked to the call it replays, in the same journal. */
   replayRecorder(of: { session_id: string; call_id: string }): Recorder {
     this.recorder();
-    const replay = new Recorder({ kind: 'replay', journal: this.journal!, replayOf: of, capture: this.captureLevel() });
+    const replay = new (runtime().Recorder)({ kind: 'replay', journal: this.journal!, replayOf: of, capture: this.captureLevel() });
     replay.onRecord((r) => this.onRecord(r));
     return replay;
   }
@@ -153,7 +154,7 @@ export class Flight implements vscode.Disposable {
     if (!this.endpointPromise) {
       this.endpointPromise = (async () => {
         const s = readSettings();
-        const endpoint = new RecordingHttpEndpoint({ recorder: this.recorder(), requestTimeoutMs: s.requestTimeoutSeconds * 1000 });
+        const endpoint = new (runtime().RecordingHttpEndpoint)({ recorder: this.recorder(), requestTimeoutMs: s.requestTimeoutSeconds * 1000 });
         await endpoint.start();
         endpoint.onDidChangeConnections((e) => {
           this.output.info(`${e.type === 'open' ? 'client connected to' : 'client left'} ${e.server} (${e.connectionId})${e.reason ? `: ${e.reason}` : ''}`);

@@ -2,7 +2,8 @@ import * as vscode from 'vscode';
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import { Commands } from '../ids';
 import { allKnownServers } from '../servers/configured-servers';
-import { connect, listTools, specForServer } from '../servers/direct-call';
+import { runtime } from '../lazy';
+import { specForServer } from '../servers/direct-call';
 import type { CommandContext } from './context';
 
 /**
@@ -20,9 +21,9 @@ export function registerCallTool(ctx: CommandContext): vscode.Disposable {
     if (!name) return;
     const spec = await specForServer(ctx, name);
     if (!spec) return;
-    const session = await connect(spec, ctx.flight.recorder());
+    const session = await runtime().connect(spec, ctx.flight.recorder());
     try {
-      const tools = await listTools(session);
+      const tools = await runtime().listTools(session);
       const pick = await vscode.window.showQuickPick(
         tools.map((t) => ({ label: t.name, description: t.annotations?.readOnlyHint ? 'read-only' : '', detail: t.description, tool: t })),
         { title: `Call Tool on ${name}: pick a tool`, matchOnDetail: true },

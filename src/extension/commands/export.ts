@@ -1,8 +1,7 @@
 import * as fs from 'node:fs';
 import * as vscode from 'vscode';
-import { exportSessionJsonl } from '../../core/export/jsonl';
-import { exportSessionJson } from '../../core/export/session-json';
 import { Commands } from '../ids';
+import { runtime } from '../lazy';
 import { ExportedTimelineSource } from '../views/timeline-data';
 import { TimelinePanel } from '../views/timeline-panel';
 import type { FlightNode } from '../views/tree';
@@ -43,8 +42,8 @@ export function registerExportCommands(ctx: CommandContext): vscode.Disposable[]
           };
           const options = { writerAlive: session.writer_alive !== false, sessionId: session.session_id };
           const records = () => store.readSessionRecords(session.session_id);
-          if (jsonl) exportSessionJsonl(records, write, options);
-          else exportSessionJson(records, write, options);
+          if (jsonl) runtime().exportSessionJsonl(records, write, options);
+          else runtime().exportSessionJson(records, write, options);
           fs.fsyncSync(fd);
         } catch (err) {
           fs.closeSync(fd);

@@ -1,8 +1,8 @@
 import * as vscode from 'vscode';
-import { ResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { ConnectionInfo } from '../../core/model/calls';
 import { Commands } from '../ids';
-import { connect, specForServer } from '../servers/direct-call';
+import { runtime } from '../lazy';
+import { specForServer } from '../servers/direct-call';
 import { callRefOf } from './call-ref';
 import { sourceOf, type CommandContext } from './context';
 
@@ -64,12 +64,12 @@ export function registerReplay(ctx: CommandContext): vscode.Disposable {
     let failed = false;
     try {
       await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Replaying ${row.tool} on ${row.server}…` }, async () => {
-        const session = await connect(spec, recorder);
+        const session = await runtime().connect(spec, recorder);
         try {
           result =
             row.method === 'tools/call'
               ? await session.client.callTool({ name: row.tool, arguments: filled as Record<string, unknown> })
-              : await session.client.request({ method: row.method, params: filled as Record<string, unknown> }, ResultSchema);
+              : await session.client.request({ method: row.method, params: filled as Record<string, unknown> }, runtime().ResultSchema);
         } finally {
           await session.close();
         }

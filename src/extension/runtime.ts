@@ -1,0 +1,14 @@
+/**
+ * The heavy half of the extension — the recorder, the HTTP endpoint, the store (sql.js), the
+ * SDK's client, the exporters — bundled separately (dist/runtime.js) and loaded on first use
+ * through `runtime()`, so that activation only loads the glue. Import its types freely; take its
+ * values from `runtime()`.
+ */
+export { Recorder } from '../core/recording/recorder';
+export { RecordingHttpEndpoint } from '../core/recording/upstream/http-endpoint';
+export { JournalWriter } from '../core/store/journal';
+export { openStore } from '../core/store/store';
+export { exportSessionJson } from '../core/export/session-json';
+export { exportSessionJsonl } from '../core/export/jsonl';
+export { ResultSchema } from '@modelcontextprotocol/sdk/types.js';
+export { connect, listTools, callTool } from './servers/sdk-client';
