@@ -1,0 +1,139 @@
+/**
+ * The recorder as a user sees it, in a real VS Code (code-server) driven through headless
+ * Chromium: calls made by an agent over the recorder's HTTP endpoint show up live in the tree; a
+ * failed call opens its inputs; the timeline webview lists the calls and its detail pane shows
+ * the arguments; after a reload the history is still there. Screenshots go to .test-artifacts/.
+ *
+ *   node --import tsx --test test/e2e/ui/recorder.ui.ts      (or: node scripts/e2e.mjs ui)
+ */
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { after, before, test } from 'node:test';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { launchBrowser, QUIET_USER_SETTINGS, REPO_ROOT, startCodeServer, type Browser, type CodeServer } from '../code-server';
+import { activityBarItem, openWorkbench, runCommand, screenshot, treeRow, treeRows, waitForExtensionsActivated, waitUntil, webviewFrame } from '../ui';
+import { prepareWorkspace, type Workspace } from '../workspace';
+
+let ws: Workspace;
+let cs: CodeServer;
+let browser: Browser;
+let endpointsFile: string;
+
+/** The workspace after "Route Workspace Servers Through the Recorder": servers in mcpFlight.servers, none left in mcp.json. */
+function routeServers(dir: string): void {
+  const mcpJson = path.join(dir, '.vscode', 'mcp.json');
+  const servers = (JSON.parse(fs.readFileSync(mcpJson, 'utf8').replace(/^\s*\/\/.*$/gm, '')) as { servers: Record<string, unknown> }).servers;
+  fs.writeFileSync(mcpJson, '{ "servers": {} }\n');
+  const settingsFile = path.join(dir, '.vscode', 'settings.json');
+  const settings = JSON.parse(fs.readFileSync(settingsFile, 'utf8').replace(/^\s*\/\/.*$/gm, '')) as Record<string, unknown>;
+  fs.writeFileSync(settingsFile, JSON.stringify({ ...settings, 'mcpFlight.servers': servers }, null, 2));
+}
+
+async function agent(): Promise<Client> {
+  type Endpoints = { servers: Array<{ name: string; url: string; headers: Record<string, string> }> };
+  const { servers } = await waitUntil<Endpoints>(
+    () => {
+      try {
+        const e = JSON.parse(fs.readFileSync(endpointsFile, 'utf8')) as Endpoints;
+        return e.servers.some((s) => s.name === 'everything') ? e : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+    { timeout: 60_000, what: 'the extension to serve the recorded servers' },
+  );
+  const everything = servers.find((s) => s.name === 'everything')!;
+  const client = new Client({ name: 'ui-test-agent', version: '1.0.0' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(everything.url), { requestInit: { headers: everything.headers } }));
+  return client;
+}
+
+before(async () => {
+  ws = prepareWorkspace();
+  routeServers(ws.dir);
+  endpointsFile = path.join(ws.dir, '..', `${path.basename(ws.dir)}-endpoints.json`);
+  cs = await startCodeServer({
+    workspace: ws.dir,
+    install: [REPO_ROOT],
+    userSettings: { ...QUIET_USER_SETTINGS, 'workbench.secondarySideBar.defaultVisibility': 'hidden', 'workbench.colorTheme': 'Default Dark Modern' },
+    env: { MCP_FLIGHT_ENDPOINTS_FILE: endpointsFile },
+  });
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await cs?.stop();
+  ws?.remove();
+  fs.rmSync(endpointsFile, { force: true });
+});
+
+test('calls stream into the tree, a failure opens its inputs, the timeline shows the detail, history survives a reload', async (t) => {
+  const { page } = browser;
+  try {
+    await openWorkbench(page, cs.url);
+    await waitForExtensionsActivated(page);
+    const client = await agent();
+    await client.callTool({ name: 'echo', arguments: { message: 'hello from the UI test' } });
+    const bad = await client.callTool({ name: 'get-sum', arguments: { a: 'one', b: 2 } });
+    assert.equal(bad.isError, true);
+
+    // The tree: Sessions → Servers → Calls.
+    await activityBarItem(page, 'MCP Flight Recorder').click();
+    const session = treeRows(page, 'Sessions').first();
+    await session.waitFor({ state: 'visible', timeout: 30_000 });
+    await session.click();
+    await page.keyboard.press('ArrowRight');
+    const server = treeRow(page, 'Sessions', /everything/);
+    await server.waitFor({ state: 'visible', timeout: 15_000 });
+    await server.click();
+    await page.keyboard.press('ArrowRight');
+    await treeRow(page, 'Sessions', /^echo/).waitFor({ state: 'visible', timeout: 15_000 });
+
+    // Live: a call made now appears without any action in the view.
+    await client.callTool({ name: 'get-sum', arguments: { a: 19, b: 23 } });
+    await waitUntil(async () => (await treeRows(page, 'Sessions').allInnerTexts()).filter((x) => /^get-sum/.test(x)).length >= 2 || undefined, { timeout: 15_000, what: 'the new call in the tree' });
+    await screenshot(page, 'ui-tree-live');
+
+    // From the failure to its inputs: one click on the failed call.
+    const failed = treeRow(page, 'Sessions', /get-sum.*tool_error/);
+    await failed.first().click();
+    // The window title names the active editor: the failed call's arguments document.
+    await waitUntil(async () => (/arguments\.json/.test(await page.title()) ? true : undefined), { timeout: 15_000, what: 'the arguments document' });
+    const editorText = await waitUntil(async () => {
+      const t = (await page.locator('.part.editor .view-lines').first().innerText()).replace(/\s+/g, ' ');
+      return t.includes('"a": "one"') ? t : undefined;
+    }, { timeout: 15_000, what: 'the arguments in the editor' });
+    assert.match(editorText, /"b": 2/);
+    await screenshot(page, 'ui-failed-call-inputs');
+
+    // The timeline webview lists the calls; its detail pane shows the arguments.
+    await runCommand(page, 'MCP Flight: Open Timeline');
+    const frame = webviewFrame(page);
+    await frame.locator('body[data-ready="true"]').waitFor({ timeout: 30_000 });
+    await frame.getByRole('button', { name: /List/ }).first().click();
+    const echoRow = frame.locator('.lrow', { hasText: 'echo' }).first();
+    await echoRow.waitFor({ timeout: 15_000 });
+    await echoRow.click();
+    await page.keyboard.press('Enter');
+    const detail = frame.locator('.detail');
+    await waitUntil(async () => ((await detail.innerText().catch(() => '')).includes('hello from the UI test') ? true : undefined), { timeout: 15_000, what: 'the arguments in the detail pane' });
+    await screenshot(page, 'ui-timeline-detail');
+    await client.close();
+
+    // History after a reload: the window restarts its extension host; the session is still listed.
+    await page.reload();
+    await openWorkbench(page, cs.url);
+    await waitForExtensionsActivated(page);
+    await activityBarItem(page, 'MCP Flight Recorder').click();
+    await treeRows(page, 'Sessions').first().waitFor({ state: 'visible', timeout: 30_000 });
+    const labels = await treeRows(page, 'Sessions').allInnerTexts();
+    assert.ok(labels.some((l) => /extension/.test(l) && /calls/.test(l)), `the recorded session is listed after the reload: ${labels.join(' | ')}`);
+    await screenshot(page, 'ui-history-after-reload');
+  } catch (err) {
+    t.diagnostic(`screenshot: ${await screenshot(page, 'ui-recorder-failure').catch(() => 'none')}`);
+    throw err;
+  }
+});
