@@ -150,6 +150,16 @@ suite('recording VS Code\'s own MCP client', function () {
     assert.match(echo.agent_id ?? '', /^(code-server|Visual Studio Code)/);
   });
 
+  test('Open Exported Session shows an export read-only in the timeline', async () => {
+    const target = vscode.Uri.file(path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mcpf-e2e-open-')), 'session.jsonl'));
+    await vscode.commands.executeCommand('mcpFlight.exportSession', { session_id: echoCall.session_id }, target);
+    const panel = (await vscode.commands.executeCommand('mcpFlight.openExported', target)) as { dispose(): void } | undefined;
+    assert.ok(panel, 'a timeline panel opened over the exported JSONL');
+    const tab = await until('the read-only timeline tab', () => vscode.window.tabGroups.all.flatMap((g) => g.tabs).find((t) => /Exported session .* \(read-only\)/.test(t.label)));
+    assert.ok(tab);
+    panel.dispose();
+  });
+
   test('the recorded server stops when VS Code stops it, and the record says so', async () => {
     await vscode.commands.executeCommand('workbench.mcp.stopServer', `${EXTENSION_ID}/${SERVER}`);
     await until('the connection close', () => {

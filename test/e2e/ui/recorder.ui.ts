@@ -13,7 +13,7 @@ import { after, before, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { launchBrowser, QUIET_USER_SETTINGS, REPO_ROOT, startCodeServer, type Browser, type CodeServer } from '../code-server';
-import { activityBarItem, openWorkbench, runCommand, screenshot, treeRow, treeRows, waitForExtensionsActivated, waitUntil, webviewFrame } from '../ui';
+import { activityBarItem, openWorkbench, pickQuickItem, runCommand, screenshot, treeRow, treeRows, waitForExtensionsActivated, waitUntil, webviewFrame } from '../ui';
 import { prepareWorkspace, type Workspace } from '../workspace';
 
 let ws: Workspace;
@@ -121,6 +121,25 @@ test('calls stream into the tree, a failure opens its inputs, the timeline shows
     const detail = frame.locator('.detail');
     await waitUntil(async () => ((await detail.innerText().catch(() => '')).includes('hello from the UI test') ? true : undefined), { timeout: 15_000, what: 'the arguments in the detail pane' });
     await screenshot(page, 'ui-timeline-detail');
+
+    // Replay the echo call from the detail pane: as recorded, in a session of its own, with the
+    // new result beside the old one.
+    await frame.getByRole('button', { name: /Replay/ }).first().click();
+    await pickQuickItem(page, 'Replay with the recorded arguments');
+    // This agent never listed tools, so nothing says echo is read-only: the replay is confirmed first.
+    const dialog = page.locator('.monaco-dialog-box');
+    await dialog.waitFor({ state: 'visible', timeout: 15_000 });
+    assert.match(await dialog.innerText(), /not marked read-only or idempotent/);
+    await dialog.getByRole('button', { name: 'Replay' }).click();
+    // Launching the server for the replay is a trust decision: asked with the exact command line.
+    await waitUntil(async () => ((await dialog.innerText().catch(() => '')).includes('Start MCP server "everything"') ? true : undefined), { timeout: 15_000, what: 'the consent dialog' });
+    assert.match(await dialog.innerText(), /server-everything\/dist\/index\.js/);
+    await screenshot(page, 'ui-consent');
+    await dialog.getByRole('button', { name: 'Allow and Start' }).click();
+    await waitUntil(async () => (/recorded ↔ replayed/.test(await page.title()) ? true : undefined), { timeout: 30_000, what: 'the diff of the recorded and the replayed result' });
+    await screenshot(page, 'ui-replay-diff');
+    await runCommand(page, 'MCP Flight Recorder: Focus on Sessions View');
+    await waitUntil(async () => ((await treeRows(page, 'Sessions').allInnerTexts()).some((l) => /replay/.test(l)) ? true : undefined), { timeout: 15_000, what: 'the replay session in the tree' });
     await client.close();
 
     // History after a reload: the window restarts its extension host; the session is still listed.
