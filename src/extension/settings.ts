@@ -13,7 +13,8 @@ export interface FlightSettings {
 }
 
 export function readSettings(scope?: vscode.ConfigurationScope): FlightSettings {
-  const c = vscode.workspace.getConfiguration(Settings.section, scope);
+  // null: "any resource" for the resource-scoped settings when no folder is in question.
+  const c = vscode.workspace.getConfiguration(Settings.section, scope ?? null);
   return {
     storePath: c.get<string>(Settings.storePath) || '.mcp-flight',
     captureLevel: c.get<'full' | 'metadata'>(Settings.captureLevel) === 'metadata' ? 'metadata' : 'full',

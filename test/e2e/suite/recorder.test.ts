@@ -86,11 +86,18 @@ suite('recording VS Code\'s own MCP client', function () {
   });
 
   test('VS Code starts the server through the recorder: initialize and tools/list are recorded with VS Code\'s clientInfo', async () => {
-    await vscode.commands.executeCommand('workbench.mcp.startServer', `${EXTENSION_ID}/${SERVER}`, { waitForLiveTools: true, autoTrustChanges: true });
-    const init = await until('VS Code\'s initialize in the store', () => {
-      store.catchUp();
-      return store.calls({ server: SERVER, method: 'initialize', limit: 10 }).find((c) => c.outcome === 'success');
-    });
+    // VS Code re-reads the provider's definitions asynchronously after the settings change; a start
+    // issued before it knows the server does nothing, so the start is repeated until it takes.
+    const init = await until(
+      'VS Code\'s initialize in the store',
+      async () => {
+        store.catchUp();
+        const done = store.calls({ server: SERVER, method: 'initialize', limit: 10 }).find((c) => c.outcome === 'success');
+        if (!done) await vscode.commands.executeCommand('workbench.mcp.startServer', `${EXTENSION_ID}/${SERVER}`, { waitForLiveTools: true, autoTrustChanges: true });
+        return done;
+      },
+      60_000,
+    );
     assert.match(init.agent_id ?? '', /^(code-server|Visual Studio Code)/, `agent ${init.agent_id}`);
     const session = store.session(init.session_id)!;
     assert.equal(session.recorder_kind, 'extension');
@@ -148,6 +155,7 @@ suite('recording VS Code\'s own MCP client', function () {
     const echo = doc.calls.find((c) => c.tool === 'echo' && JSON.stringify(c.input).includes('from VS Code'));
     assert.ok(echo, 'the echo call is exported');
     assert.match(echo.agent_id ?? '', /^(code-server|Visual Studio Code)/);
+    fs.rmSync(path.dirname(target.fsPath), { recursive: true, force: true });
   });
 
   test('Open Exported Session shows an export read-only in the timeline', async () => {
@@ -158,6 +166,7 @@ suite('recording VS Code\'s own MCP client', function () {
     const tab = await until('the read-only timeline tab', () => vscode.window.tabGroups.all.flatMap((g) => g.tabs).find((t) => /Exported session .* \(read-only\)/.test(t.label)));
     assert.ok(tab);
     panel.dispose();
+    fs.rmSync(path.dirname(target.fsPath), { recursive: true, force: true });
   });
 
   test('the recorded server stops when VS Code stops it, and the record says so', async () => {
