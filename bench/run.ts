@@ -110,13 +110,21 @@ function webview(): void {
     row('timeline (100k calls)', 'not measured: run `npm test -- webview` first (it writes .test-artifacts/webview-perf.json)');
     return;
   }
-  const p = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, number>;
-  const first = p.firstPaintMs ?? p.first_paint_ms;
-  const longest = p.longestTaskMs ?? p.longest_task_ms;
-  const rowsMax = p.maxDomRows ?? p.max_dom_rows;
-  if (first !== undefined) row('timeline first paint with 100k calls (headless Chromium)', ms(first), '≤ 300 ms', first <= 300);
-  if (longest !== undefined) row('timeline 10 s scroll: longest task', ms(longest), '≤ 50 ms', longest <= 50);
-  if (rowsMax !== undefined) row('timeline 10 s scroll: most DOM rows at once', String(rowsMax), '≤ 200', rowsMax <= 200);
+  const p = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+    when?: string;
+    machine?: { loadavg?: number[] };
+    firstPaint?: { median?: { fromReceiveMs?: number; fromPostMs?: number } };
+    listScroll10s?: { longestTaskMs?: number; maxDomRows?: number; fps?: number };
+    streaming1000PerSecond5s?: { fps?: number; longestTaskMs?: number };
+  };
+  const at = `measured by the webview test${p.machine?.loadavg ? ` at load ${p.machine.loadavg[0]}` : ''}`;
+  const first = p.firstPaint?.median?.fromReceiveMs;
+  const scroll = p.listScroll10s;
+  if (first !== undefined) row(`timeline first paint with 100k calls, from the message's arrival (${at})`, `${ms(first)} (from the host's postMessage ${ms(p.firstPaint?.median?.fromPostMs ?? NaN)})`, '≤ 300 ms', first <= 300);
+  if (scroll?.longestTaskMs !== undefined) row(`10 s scroll across 100k calls: longest task (${at})`, `${ms(scroll.longestTaskMs)}, ${scroll.fps} fps`, '≤ 50 ms', scroll.longestTaskMs <= 50);
+  if (scroll?.maxDomRows !== undefined) row('10 s scroll: most DOM rows at once', String(scroll.maxDomRows), '≤ 200', scroll.maxDomRows <= 200);
+  const stream = p.streaming1000PerSecond5s;
+  if (stream) row(`streaming 1,000 calls/s into the webview (${at})`, `${stream.fps} fps, longest task ${ms(stream.longestTaskMs ?? 0)}`);
 }
 
 function vsix(): void {
