@@ -8,11 +8,14 @@
 //   npm test -- unit         only test/unit (fast, no tools needed)
 //   npm test -- FILTER...    only test files whose path contains one of the filters ("e2e" = the VS Code tests)
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { ensureDeps, root, run } from './ensure-deps.mjs';
 
 const filters = process.argv.slice(2);
+// The audit key and checkpoint copies live outside the workspace (~/.mcp-flight); tests get their own.
+process.env.MCP_FLIGHT_HOME ??= fs.mkdtempSync(path.join(os.tmpdir(), 'mcpf-home-'));
 
 function testFiles(dir) {
   const out = [];

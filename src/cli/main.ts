@@ -5,6 +5,7 @@ import { serveCommand } from './commands/serve';
 import { sessionsCommand } from './commands/sessions';
 import { exportCommand } from './commands/export';
 import { summaryCommand } from './commands/summary';
+import { verifyCommand } from './commands/verify';
 
 /**
  * The `mcp-flight` command: a thin shell over src/core. Anything a command prints for people
@@ -13,7 +14,7 @@ import { summaryCommand } from './commands/summary';
 
 type Command = (argv: string[]) => Promise<number>;
 
-const EXPLAINED = new Set(['StoreMissingError', 'StoreVersionError', 'ConfigError', 'LockError', 'IndexImageError']);
+const EXPLAINED = new Set(['StoreMissingError', 'StoreVersionError', 'ConfigError', 'LockError', 'IndexImageError', 'AuditKeyError']);
 
 const COMMANDS: Record<string, Command> = {
   record: recordCommand,
@@ -21,6 +22,7 @@ const COMMANDS: Record<string, Command> = {
   sessions: sessionsCommand,
   export: exportCommand,
   summary: summaryCommand,
+  verify: verifyCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -24,6 +24,7 @@ Usage:
   mcp-flight sessions [--store DIR] [--json]
   mcp-flight export  [--store DIR] [--session ID|latest] [--format json|jsonl] [--out FILE]
   mcp-flight summary [--store DIR] [--session ID|latest] [--json]
+  mcp-flight verify  [--store DIR | FILE] [--key KEY]... [--json]
 
 The store defaults to $MCP_FLIGHT_STORE, else ./.mcp-flight.
 Run "mcp-flight COMMAND --help" for a command's options.`;

@@ -5,6 +5,7 @@ import {
   ChunkBatcher,
   drain,
   eventJson,
+  exportAuditFor,
   eventPieces,
   jsonOf,
   noRecords,
@@ -18,6 +19,7 @@ import {
   type ExportResult,
   type ExportSink,
 } from './session-json';
+import type { JournalLocation } from '../model/calls';
 
 /**
  * Session export as JSON Lines (`mcp-flight.session.jsonl/v1`): one JSON object per line, each
@@ -29,7 +31,8 @@ import {
  *   {"kind":"call", …}           each call, right after the event that completed it
  *   {"kind":"call", …}           at the end: the calls still pending, in request order
  *   {"kind":"connection", …}     at the end: each connection's final state
- *   {"kind":"summary", …}        last line: the session summary (the JSON export's `session`)
+ *   {"kind":"summary", …}        last line: the session summary (the JSON export's `session`),
+ *                                plus the `audit` trail when the records came from a journal
  *
  * A call line is written once its outcome is known, because a call never changes afterwards;
  * connections and the summary change until the last record, so they close the file. A file
@@ -53,6 +56,7 @@ export function* sessionJsonlChunks(input: ExportInput, opts: ExportOptions = {}
   let events = 0;
 
   let sessionId = opts.sessionId;
+  const locations: Array<JournalLocation | undefined> | undefined = includeEvents && opts.audit !== false ? [] : undefined;
   for (const { record, location } of records) {
     if (sessionId === undefined) sessionId = record.session_id;
     else if (record.session_id !== sessionId) {
@@ -74,6 +78,7 @@ export function* sessionJsonlChunks(input: ExportInput, opts: ExportOptions = {}
     }
     lastTs = record.ts;
     const touched = assembler.add(record, location);
+    locations?.push(location);
     if (includeEvents) {
       const json = eventJson(record, EVENT_PREFIX);
       if (json !== undefined) {
@@ -107,7 +112,9 @@ export function* sessionJsonlChunks(input: ExportInput, opts: ExportOptions = {}
     if ((out = b.add(`{"kind":"connection",${objectJson(toExportedConnection(c)).slice(1)}\n`))) yield out;
   }
   const summary = summarizeSession(assembler, { writerAlive: opts.writerAlive ?? false, ...(lastTs !== undefined ? { lastRecordTs: lastTs } : {}) });
-  if ((out = b.add(`{"kind":"summary",${jsonOf(summary).slice(1)}\n`))) yield out;
+  const audit = locations ? exportAuditFor(summary.session_id, locations, opts) : undefined;
+  const summaryJson = jsonOf(summary);
+  if ((out = b.add(`{"kind":"summary",${audit ? `${summaryJson.slice(1, -1)},"audit":${jsonOf(audit)}}` : summaryJson.slice(1)}\n`))) yield out;
   if ((out = b.end())) yield out;
   return { summary, calls, events };
 }

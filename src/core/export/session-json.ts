@@ -1,4 +1,5 @@
 import { agentId, CallAssembler } from '../analysis/calls';
+import { buildExportAudit, type BuildAuditOptions, type ExportAudit } from '../audit/export-audit';
 import { sessionConnections, summarizeSession, type SessionSummary } from '../analysis/summary';
 import type { AttachedMessage, Call, CallError, ConnectionInfo, JournalLocation, Outcome } from '../model/calls';
 import type { Direction, JournalRecord, JsonRpcId, UpstreamKind, DownstreamKind } from '../model/records';
@@ -16,7 +17,8 @@ import type { Direction, JournalRecord, JsonRpcId, UpstreamKind, DownstreamKind 
  *   …],
  *   "events":[
  *   {…},
- *   …]}
+ *   …],
+ *   "audit":{…}}
  *
  * One array item per line (for diffs, `head` and `grep`; not part of the contract). The session
  * header comes first and needs every record, so the records are read twice: once to assemble
@@ -59,6 +61,18 @@ export interface ExportOptions {
   sessionId?: string;
   /** Approximate size of each chunk handed to the sink, in characters (default 256 KiB). */
   chunkSize?: number;
+  /**
+   * Carry the audit trail (`audit`: the events' hash chain and signed checkpoints, signed by the
+   * exporter; docs/audit-trail.md) — default true. It is written only with events, and only when
+   * every record has its journal location and the journal was written with the trail.
+   */
+  audit?: boolean | BuildAuditOptions;
+}
+
+/** The audit section for the exported records, or undefined (see ExportOptions.audit). */
+export function exportAuditFor(sessionId: string, locations: ReadonlyArray<JournalLocation | undefined>, opts: ExportOptions): ExportAudit | undefined {
+  if (opts.audit === false || opts.includeEvents === false) return undefined;
+  return buildExportAudit(sessionId, locations, typeof opts.audit === 'object' ? opts.audit : {});
 }
 
 export interface ExportResult {
@@ -453,7 +467,9 @@ export function* sessionJsonChunks(input: ExportInput, opts: ExportOptions = {})
   if (opts.includeEvents !== false) {
     if ((out = b.add(',\n"events":['))) yield out;
     sep = '\n';
-    for (const { record } of again()) {
+    const locations: Array<JournalLocation | undefined> | undefined = opts.audit === false ? undefined : [];
+    for (const { record, location } of again()) {
+      locations?.push(location);
       const json = eventJson(record);
       if (json !== undefined) {
         if ((out = b.add(sep + json))) yield out;
@@ -465,6 +481,8 @@ export function* sessionJsonChunks(input: ExportInput, opts: ExportOptions = {})
       events++;
     }
     if ((out = b.add(']'))) yield out;
+    const audit = locations ? exportAuditFor(summary.session_id, locations, opts) : undefined;
+    if (audit && (out = b.add(`,\n"audit":${jsonOf(audit)}`))) yield out;
   }
   if ((out = b.add('}\n'))) yield out;
   if ((out = b.end())) yield out;

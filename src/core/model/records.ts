@@ -51,6 +51,50 @@ export interface SegmentHeader {
   writer_id: string;
   segment: number;
   created_at: string;
+  /** The segment's tamper-evidence chain (docs/audit-trail.md); absent when written without one. */
+  audit?: SegmentAudit;
+}
+
+/** Names the chain a segment's lines form: every line carries `h` and `mac` ahead of its own fields. */
+export interface SegmentAudit {
+  chain: 'mcp-flight.chain/v1';
+  /** The store's identity (`audit.json`), which also names its checkpoint folder outside the workspace. */
+  store_id: string;
+  /** Fingerprint of the Ed25519 key that signs this writer's checkpoints (`sha256:<hex>`). */
+  key: string;
+  /** That public key, raw, base64. */
+  public_key: string;
+  /** The last `h` of the writer's previous segment; null for its first segment. */
+  prev: string | null;
+}
+
+/**
+ * A signed checkpoint: seals the first `upto` lines of a segment, whose last `h` it names.
+ * Written into the journal (a line of the chain itself) and, once the journal is fsynced, into
+ * the writer's log outside the workspace. Not a session record: the index skips it.
+ */
+export interface CheckpointRecord {
+  type: 'checkpoint';
+  v: 1;
+  store_id: string;
+  writer_id: string;
+  segment: number;
+  /** 1, 2, 3… per writer, across its segments. */
+  k: number;
+  /** Lines sealed: the segment's lines 0 … upto-1 (this checkpoint is line `upto`). */
+  upto: number;
+  /** The chain value of line upto-1. */
+  h: string;
+  /** SHA-256 of the previous checkpoint of the writer (its canonical JSON, signature included); null for k = 1. */
+  prev: string | null;
+  ts: string;
+  reason: 'count' | 'time' | 'rotate' | 'close' | 'manual';
+  /** Written by a clean shutdown: nothing follows in this writer. */
+  final?: true;
+  /** Fingerprint of the signing key. */
+  key: string;
+  /** Ed25519 signature (base64) over the canonical JSON of every other field. */
+  sig: string;
 }
 
 export interface SessionStartRecord extends RecordBase {
@@ -89,6 +133,8 @@ export interface MessageRecord extends ConnectionScoped {
   mcp_session_id?: string;
   /** Only the envelope was kept (capture level "metadata", or recording paused); see `metadataOnly`. */
   capture?: 'metadata';
+  /** Secrets replaced in `message` by `[REDACTED:<kind>:<fingerprint>]` markers: where (JSON Pointer) and what kind; see src/core/audit/redaction.ts. */
+  redacted?: Array<{ path: string; kind: string; encoding?: string; count?: number }>;
 }
 
 /**

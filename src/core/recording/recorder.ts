@@ -12,6 +12,7 @@ import type {
   UpstreamKind,
 } from '../model/records';
 import type { JournalWriter } from '../store/journal';
+import { defaultRedactorInstance, type Redactor } from '../audit/redaction';
 import { VERSION } from '../version';
 import { metadataOnly, type CaptureLevel } from './capture';
 
@@ -30,6 +31,8 @@ export interface RecorderOptions {
   maxStructuredBytes?: number;
   replayOf?: { session_id: string; call_id: string };
   capture?: CaptureLevel;
+  /** Replaces secrets in what is recorded (never in what is forwarded). Default: a Redactor with default settings — redaction is always on. */
+  redactor?: Redactor;
 }
 
 /** What the recorder learned about one message it journaled. */
@@ -57,6 +60,7 @@ export class Recorder {
   private readonly maxStructuredBytes: number;
   /** "metadata" keeps only envelopes (the setting, or recording paused); changeable at any time. */
   capture: CaptureLevel;
+  readonly redactor: Redactor;
   private readonly onRecordEmitter = new Emitter<JournalRecord>();
   /** Every record, after it reached the journal. */
   readonly onRecord = this.onRecordEmitter.event;
@@ -67,6 +71,7 @@ export class Recorder {
     this.maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
     this.maxStructuredBytes = options.maxStructuredBytes ?? DEFAULT_MAX_STRUCTURED_BYTES;
     this.capture = options.capture ?? 'full';
+    this.redactor = options.redactor ?? defaultRedactorInstance();
     this.write({
       type: 'session_start',
       ...this.stamp(),
@@ -114,7 +119,7 @@ export class Recorder {
       try {
         text = utf8.decode(frame);
       } catch {
-        this.write({ type: 'non_json', ...this.stamp(), connection_id: connectionId, dir, size, reason: 'invalid_utf8', forwarded: true, ...(this.capture === 'full' ? { base64: frame.toString('base64') } : {}) });
+        this.write({ type: 'non_json', ...this.stamp(), connection_id: connectionId, dir, size, reason: 'invalid_utf8', forwarded: true, ...(this.capture === 'full' ? { base64: this.redactor.redactBytes(frame).bytes.toString('base64') } : {}) });
         return { envelope: { kind: 'invalid' }, value: undefined, isJsonRpc: false };
       }
     }
@@ -126,7 +131,7 @@ export class Recorder {
       // V8's JSON.parse is iterative, so even 100,000-deep input parses; only walking it would overflow.
       value = JSON.parse(text);
     } catch {
-      this.write({ type: 'non_json', ...this.stamp(), connection_id: connectionId, dir, size, reason: 'not_json', forwarded: true, ...(this.capture === 'full' ? { text } : {}) });
+      this.write({ type: 'non_json', ...this.stamp(), connection_id: connectionId, dir, size, reason: 'not_json', forwarded: true, ...(this.capture === 'full' ? { text: this.redactor.redactText(text).text } : {}) });
       return { envelope: { kind: 'invalid' }, value: undefined, isJsonRpc: false };
     }
     const envelope = envelopeOf(value);
@@ -139,21 +144,29 @@ export class Recorder {
         dir,
         size,
         reason: tooLarge ? 'size_limit' : 'depth_limit',
+        // sha256 is of the forwarded bytes; the text is redacted by a string scan (too large or deep to parse and walk).
         sha256: crypto.createHash('sha256').update(text).digest('hex'),
         envelope,
-        ...(this.capture === 'full' ? { text } : {}),
+        ...(this.capture === 'full' ? { text: this.redactor.redactText(text, { parse: false }).text } : {}),
       });
       return { envelope, value: undefined, isJsonRpc: envelope.kind !== 'invalid' };
     }
 
     if (envelope.kind === 'invalid') {
-      this.write({ type: 'non_json', ...this.stamp(), connection_id: connectionId, dir, size, reason: 'not_jsonrpc', forwarded: true, ...(this.capture === 'full' ? { text } : {}) });
+      this.write({ type: 'non_json', ...this.stamp(), connection_id: connectionId, dir, size, reason: 'not_jsonrpc', forwarded: true, ...(this.capture === 'full' ? { text: this.redactor.redactText(text).text } : {}) });
       return { envelope, value, isJsonRpc: false };
     }
 
     const stamp = this.stamp();
     if (this.capture === 'metadata') {
-      this.write({ type: 'message', ...stamp, connection_id: connectionId, dir, size, message: metadataOnly(value, size), ...extra, capture: 'metadata' });
+      const meta = this.redactor.redactMessage(metadataOnly(value, size));
+      this.write({ type: 'message', ...stamp, connection_id: connectionId, dir, size, message: meta.value, ...extra, capture: 'metadata', ...(meta.redactions.length > 0 ? { redacted: meta.redactions } : {}) });
+      return { envelope, value, isJsonRpc: true };
+    }
+    // Secrets are replaced in the recorded copy only; `value` (returned below) and the forwarded frame stay as they are.
+    const redacted = this.redactor.redactMessage(value, text);
+    if (redacted.redactions.length > 0) {
+      this.write({ type: 'message', ...stamp, connection_id: connectionId, dir, size, message: redacted.value, ...extra, redacted: redacted.redactions });
       return { envelope, value, isJsonRpc: true };
     }
     const record: JournalRecord = { type: 'message', ...stamp, connection_id: connectionId, dir, size, message: value, ...extra };
@@ -188,7 +201,7 @@ export class ConnectionRecorder {
   }
 
   event(ev: ConnectionEvent): void {
-    this.recorder.write({ ...ev, ...this.recorder.stamp(), connection_id: this.id } as JournalRecord);
+    this.recorder.write({ ...this.recorder.redactor.redactEvent(ev), ...this.recorder.stamp(), connection_id: this.id } as JournalRecord);
   }
 }
 

@@ -1,7 +1,9 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { JOURNAL_FORMAT, JOURNAL_VERSION, type JournalRecord, type SegmentHeader } from '../model/records';
+import { CHAIN_PREFIX_LENGTH, stripChain } from '../audit/chain';
+import { AuditWriter, type AuditWriterOptions } from '../audit/checkpoints';
+import { type CheckpointRecord, JOURNAL_FORMAT, JOURNAL_VERSION, type JournalRecord, type SegmentHeader } from '../model/records';
 import { ensureStore, type StoreLayout } from './layout';
 
 /**
@@ -12,6 +14,11 @@ import { ensureStore, type StoreLayout } from './layout';
  * `write(2)` before the message is forwarded: once the peer has the message, the OS has the
  * record, so kill -9 of the recorder loses nothing forwarded. `fsync` runs in batches at least
  * once a second, so a power loss costs at most the last second.
+ *
+ * Every line is also sealed into the segment's hash chain and MACed, and signed checkpoints are
+ * interleaved every 50 lines or few seconds and at shutdown (src/core/audit, docs/audit-trail.md).
+ * The chain is computed synchronously before the write, so the kill -9 promise is unchanged; a
+ * killed writer merely leaves its last lines unsealed.
  */
 
 export interface JournalWriterOptions {
@@ -19,6 +26,12 @@ export interface JournalWriterOptions {
   maxSegmentBytes?: number;
   /** At most this long between a write and its fsync. */
   fsyncIntervalMs?: number;
+  /**
+   * Tamper evidence: on unless `false` (then lines are written plain, as before the audit trail —
+   * benchmarks and format tests only). Should the user's audit key be unavailable, the writer
+   * warns once on stderr and records without it: recording never stops for the audit trail.
+   */
+  audit?: false | AuditWriterOptions;
 }
 
 export interface RecordLocation {
@@ -39,6 +52,8 @@ export class JournalWriter {
   private closed = false;
   private readonly timer: NodeJS.Timeout;
   private readonly maxSegmentBytes: number;
+  /** The chain and checkpoints; undefined when recording without tamper evidence. */
+  private readonly audit?: AuditWriter;
 
   constructor(
     readonly layout: StoreLayout,
@@ -47,8 +62,15 @@ export class JournalWriter {
     this.maxSegmentBytes = options.maxSegmentBytes ?? 64 * 1024 * 1024;
     // Sortable by creation time, unique across processes and hosts sharing a folder.
     this.writerId = `${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')}-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
+    if (options.audit !== false) {
+      try {
+        this.audit = AuditWriter.open(layout, this.writerId, options.audit ?? {});
+      } catch (err) {
+        console.error(`mcp-flight: recording without tamper evidence: ${(err as Error).message}`);
+      }
+    }
     this.openSegment();
-    this.timer = setInterval(() => this.sync(), options.fsyncIntervalMs ?? 1000);
+    this.timer = setInterval(() => this.tick(), options.fsyncIntervalMs ?? 1000);
     this.timer.unref();
   }
 
@@ -60,11 +82,52 @@ export class JournalWriter {
     return this.segmentFile;
   }
 
+  /** Whether lines are sealed into a hash chain with signed checkpoints. */
+  get tamperEvident(): boolean {
+    return this.audit !== undefined;
+  }
+
   /** Appends one record, given as its JSON text without newline. Returns where it landed. */
   appendLine(json: string): RecordLocation {
+    return this.appendSealed(json, undefined);
+  }
+
+  /**
+   * Appends one record given as an object, with its JSON text when the caller has it already
+   * (the recorder's message lines embed the raw message text). The chain then hashes the object
+   * instead of parsing the text again — so `line`, when given, must be exactly the JSON text of
+   * `record` (same members and values; key order and spacing may differ).
+   */
+  appendRecord(record: object, line?: string): RecordLocation {
+    return this.appendSealed(line ?? JSON.stringify(record), record);
+  }
+
+  private appendSealed(json: string, parsed: object | undefined): RecordLocation {
     if (this.closed) throw new Error('journal writer is closed');
-    const buf = Buffer.from(json + '\n', 'utf8');
-    if (this.segmentSize > 0 && this.segmentSize + buf.length > this.maxSegmentBytes) this.rotate();
+    if (this.segmentSize > 0) {
+      // UTF-8 takes at most 3 bytes per UTF-16 unit: count exactly only near the limit.
+      const extra = (this.audit ? CHAIN_PREFIX_LENGTH : 0) + 1;
+      if (this.segmentSize + json.length * 3 + extra > this.maxSegmentBytes && this.segmentSize + Buffer.byteLength(json) + extra > this.maxSegmentBytes) this.rotate();
+    }
+    const location = this.writeLine(this.audit ? this.audit.seal(json, parsed) : json);
+    if (this.audit?.due) this.writeCheckpoint('count');
+    return location;
+  }
+
+  /**
+   * Seals what was written so far with a signed checkpoint now, rather than at the next one
+   * (before exporting a live session, say). No-op without tamper evidence or when nothing is
+   * unsealed.
+   */
+  checkpoint(): void {
+    if (this.closed || !this.audit || this.audit.unsealed === 0) return;
+    this.writeCheckpoint('manual');
+    this.sync();
+  }
+
+  /** Writes one line: a text (the newline is added) or, from the audit trail, its bytes with the newline. */
+  private writeLine(line: string | Buffer): RecordLocation {
+    const buf = typeof line === 'string' ? Buffer.from(line + '\n', 'utf8') : line;
     const offset = this.segmentSize;
     let written = 0;
     while (written < buf.length) written += fs.writeSync(this.fd, buf, written, buf.length - written);
@@ -73,32 +136,58 @@ export class JournalWriter {
     return { file: this.segmentFile, offset, length: buf.length };
   }
 
-  append(record: JournalRecord): RecordLocation {
-    return this.appendLine(JSON.stringify(record));
+  private writeCheckpoint(reason: CheckpointRecord['reason'], final = false): void {
+    if (this.audit) this.writeLine(this.audit.checkpointLine(reason, final));
   }
 
-  /** fsync now if anything was written since the last one. */
-  sync(): void {
-    if (!this.dirty || this.fd < 0) return;
-    this.dirty = false;
+  /** The fsync timer: a checkpoint when a line has waited long enough unsealed, then fsync. */
+  private tick(): void {
     try {
-      fs.fsyncSync(this.fd);
+      if (this.audit?.dueByTime(Date.now())) this.writeCheckpoint('time');
     } catch (err) {
-      this.dirty = true;
-      console.error('mcp-flight: journal fsync failed:', err);
+      console.error('mcp-flight: journal checkpoint failed:', err);
     }
+    this.sync();
   }
 
+  append(record: JournalRecord): RecordLocation {
+    return this.appendRecord(record);
+  }
+
+  /** fsync now if anything was written since the last one; then checkpoints so made durable are copied outside the workspace. */
+  sync(fsyncCopies = false): void {
+    if (this.fd < 0) return;
+    if (this.dirty) {
+      this.dirty = false;
+      try {
+        fs.fsyncSync(this.fd);
+      } catch (err) {
+        this.dirty = true;
+        console.error('mcp-flight: journal fsync failed:', err);
+        return;
+      }
+    }
+    this.audit?.flushExternal(fsyncCopies);
+  }
+
+  /** Ends the writer: a final signed checkpoint (a clean shutdown, nothing follows), fsync, close. */
   close(): void {
     if (this.closed) return;
     clearInterval(this.timer);
-    this.sync();
+    try {
+      this.writeCheckpoint('close', true);
+    } catch (err) {
+      console.error('mcp-flight: final journal checkpoint failed:', err);
+    }
+    this.sync(true);
     fs.closeSync(this.fd);
     this.fd = -1;
     this.closed = true;
   }
 
   private rotate(): void {
+    // The old segment ends sealed; the new header names its last chain value.
+    this.writeCheckpoint('rotate');
     this.sync();
     fs.closeSync(this.fd);
     this.segmentNo++;
@@ -117,8 +206,9 @@ export class JournalWriter {
       writer_id: this.writerId,
       segment: this.segmentNo,
       created_at: new Date().toISOString(),
+      ...(this.audit ? { audit: this.audit.startSegment(this.segmentNo) } : {}),
     };
-    this.appendLine(JSON.stringify(header));
+    this.writeLine(this.audit ? this.audit.seal(JSON.stringify(header)) : JSON.stringify(header));
     this.sync();
   }
 }
@@ -151,6 +241,8 @@ export interface SegmentProblem {
 export interface SegmentReadResult {
   header?: SegmentHeader;
   records: ReadRecord[];
+  /** Signed checkpoints met on the way (not session records; src/core/audit/verify.ts checks them). */
+  checkpoints: Array<{ record: CheckpointRecord; offset: number; length: number }>;
   /** Where the next read should start: just after the last complete line. */
   nextOffset: number;
   problems: SegmentProblem[];
@@ -165,7 +257,7 @@ const READ_CHUNK = 4 * 1024 * 1024;
  * never silently skipped.
  */
 export function readSegment(file: string, fromOffset = 0, options: { final?: boolean; limitBytes?: number } = {}): SegmentReadResult {
-  const result: SegmentReadResult = { records: [], nextOffset: fromOffset, problems: [] };
+  const result: SegmentReadResult = { records: [], checkpoints: [], nextOffset: fromOffset, problems: [] };
   let fd: number;
   try {
     fd = fs.openSync(file, 'r');
@@ -206,7 +298,8 @@ export function readSegment(file: string, fromOffset = 0, options: { final?: boo
 function parseLine(text: string, offset: number, length: number, into: SegmentReadResult): void {
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    // Records come back as the recorder wrote them: the chain members are the audit trail's.
+    value = JSON.parse(stripChain(text));
   } catch (err) {
     into.problems.push({ offset, kind: 'corrupt_line', detail: `not JSON: ${(err as Error).message}` });
     return;
@@ -220,6 +313,10 @@ function parseLine(text: string, offset: number, length: number, into: SegmentRe
     }
     return;
   }
+  if (rec.type === 'checkpoint') {
+    into.checkpoints.push({ record: value as CheckpointRecord, offset, length });
+    return;
+  }
   into.records.push({ record: value as JournalRecord, offset, length });
 }
 
@@ -229,7 +326,7 @@ export function readRecordAt(file: string, offset: number, length: number): Jour
   try {
     const buf = Buffer.allocUnsafe(length);
     fs.readSync(fd, buf, 0, length, offset);
-    return JSON.parse(buf.toString('utf8')) as JournalRecord;
+    return JSON.parse(stripChain(buf.toString('utf8'))) as JournalRecord;
   } finally {
     fs.closeSync(fd);
   }

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { SqlJsStatic } from 'sql.js';
 import { CallAssembler } from '../analysis/calls';
+import { stripChain } from '../audit/chain';
 import type { Call, JournalLocation, Outcome } from '../model/calls';
 import { type Disposable, Emitter, type Event } from '../model/events';
 import { type Direction, JOURNAL_VERSION, type JournalRecord, type SegmentHeader } from '../model/records';
@@ -370,7 +371,7 @@ export class Store {
       const parsed = parseLine(line);
       if (parsed.problem) this.problem(seg, line.offset, parsed.problem.kind, parsed.problem.detail, undefined, acc);
       else if (parsed.header) this.applyHeader(seg, parsed.header, line.offset, acc);
-      else this.ingest(seg, parsed.value, line, acc);
+      else if (!parsed.checkpoint) this.ingest(seg, parsed.value, line, acc);
       seg.read_offset = pos.next;
       if (pos.next - flushedAt >= FLUSH_EVERY_BYTES) {
         seg.dirty = true;
@@ -997,17 +998,27 @@ function* segmentLines(file: string, from: number, end: number, pos: { next: num
   }
 }
 
-type ParsedLine = { value: unknown; header?: undefined; problem?: undefined } | { header: SegmentHeader; value?: undefined; problem?: undefined } | { problem: { kind: ProblemKind; detail: string }; value?: undefined; header?: undefined };
+type ParsedLine =
+  | { value: unknown; header?: undefined; problem?: undefined; checkpoint?: undefined }
+  | { header: SegmentHeader; value?: undefined; problem?: undefined; checkpoint?: undefined }
+  | { checkpoint: true; value?: undefined; header?: undefined; problem?: undefined }
+  | { problem: { kind: ProblemKind; detail: string }; value?: undefined; header?: undefined; checkpoint?: undefined };
 
-/** Same reading of a line as journal.ts's readSegment: JSON or a reported problem, never silently dropped. */
+/**
+ * Same reading of a line as journal.ts's readSegment: JSON or a reported problem, never silently
+ * dropped. The audit trail's chain members are stripped and its checkpoints skipped: the index
+ * is about sessions; `mcp-flight verify` checks the trail.
+ */
 function parseLine(line: RawLine): ParsedLine {
   let value: unknown;
   try {
-    value = JSON.parse(line.text);
+    value = JSON.parse(stripChain(line.text));
   } catch (err) {
     return { problem: { kind: 'corrupt_line', detail: `not JSON: ${(err as Error).message}` } };
   }
-  if ((value as { type?: unknown } | null)?.type === 'segment') return { header: value as SegmentHeader };
+  const type = (value as { type?: unknown } | null)?.type;
+  if (type === 'segment') return { header: value as SegmentHeader };
+  if (type === 'checkpoint') return { checkpoint: true };
   return { value };
 }
 

@@ -1,0 +1,267 @@
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import { canonicalize } from './canonical';
+
+/**
+ * The per-segment hash chain (docs/audit-trail.md).
+ *
+ * Every line of a segment — the header, each record, each checkpoint — is written as
+ *
+ *   {"h":"<64 hex>","mac":"<64 hex>",<the record's own members>}
+ *
+ * i.e. the record's JSON text with two members put in front, at fixed offsets (145 bytes), so a
+ * reader strips them without parsing and the rest of the line stays exactly what the recorder
+ * produced (the raw message text included). With `body` the record's text without them:
+ *
+ *   leaf_i = SHA-256( RFC 8785 canonical JSON of body_i )
+ *   h_i    = SHA-256( h_{i-1} ‖ leaf_i ‖ UTF-8(session_id_i) )     h_{-1} = 32 zero bytes
+ *   mac_i  = HMAC-SHA256( K_mac, h_i ‖ UTF-8 bytes of body_i )
+ *
+ * `session_id_i` is the record's session id ("" for headers and checkpoints). The chain hashes
+ * the canonical form, so an export — which re-serialises records — still verifies; hashing a
+ * leaf rather than the record lets an export stand in for another session's record with its
+ * leaf alone, and binding the session id in the link stops a record of the exported session
+ * from being passed off as someone else's. The MAC covers the exact bytes, so in the store even
+ * a change the canonical form cannot see (whitespace, number spelling) is detected.
+ */
+
+export const CHAIN_FORMAT = 'mcp-flight.chain/v1';
+export const GENESIS = Buffer.alloc(32);
+const P1 = '{"h":"';
+const P2 = '","mac":"';
+const P3 = '",';
+/** Bytes (= characters: all ASCII) of the chain members at the start of a line, `{` included. */
+export const CHAIN_PREFIX_LENGTH = P1.length + 64 + P2.length + 64 + P3.length;
+const H_AT = P1.length;
+const P2_AT = H_AT + 64;
+const MAC_AT = P2_AT + P2.length;
+const P3_AT = MAC_AT + 64;
+
+type OneShotHash = (algorithm: string, data: string | Buffer, encoding: 'buffer') => Buffer;
+/** `crypto.hash` (Node ≥ 20.12): one call, no Hash object. */
+const oneShot = (crypto as unknown as { hash?: OneShotHash }).hash;
+
+export function sha256(data: string | Buffer): Buffer {
+  return oneShot ? oneShot('sha256', data, 'buffer') : crypto.createHash('sha256').update(data).digest();
+}
+
+/** SHA-256 of the canonical JSON of a record (its text without the chain members, parsed). */
+export function leafOf(value: unknown): Buffer {
+  return sha256(canonicalize(value));
+}
+
+export function linkOf(prev: Buffer, leaf: Buffer, sessionId: string): Buffer {
+  const sid = sessionId ? Buffer.from(sessionId, 'utf8') : undefined;
+  return sha256(sid ? Buffer.concat([prev, leaf, sid], 64 + sid.length) : Buffer.concat([prev, leaf], 64));
+}
+
+/** HMAC-SHA256 of `h ‖ body`: the record's text without the chain members; given as the bytes after the prefix, `{` is implied. */
+export function macOf(key: Buffer, h: Buffer, body: string | { afterPrefix: Buffer }): Buffer {
+  const m = crypto.createHmac('sha256', key).update(h);
+  if (typeof body === 'string') m.update(body, 'utf8');
+  else m.update('{').update(body.afterPrefix);
+  return m.digest();
+}
+
+/** The session id a record is chained under ("" when it has none). */
+export function chainSessionId(value: unknown): string {
+  const sid = (value as { session_id?: unknown } | null)?.session_id;
+  return typeof sid === 'string' ? sid : '';
+}
+
+/** The line as written: the chain members, then the record's own members. */
+export function chainedLine(h: Buffer, mac: Buffer, json: string): string {
+  return P1 + h.toString('hex') + P2 + mac.toString('hex') + P3 + json.slice(1);
+}
+
+function isLowerHex(s: string): boolean {
+  return /^[0-9a-f]{64}$/.test(s);
+}
+
+/** The record's text without the chain members; a line without them is returned unchanged. */
+export function stripChain(text: string): string {
+  if (text.length > CHAIN_PREFIX_LENGTH && text.startsWith(P1) && text.startsWith(P2, P2_AT) && text.startsWith(P3, P3_AT)) return '{' + text.slice(CHAIN_PREFIX_LENGTH);
+  return text;
+}
+
+export interface OpenedLine {
+  /** Stored chain value and MAC, lower-case hex as written. */
+  h: string;
+  mac: string;
+  /** The line's bytes after the prefix: the record's text is `{` + these. */
+  afterPrefix: Buffer;
+}
+
+/** Splits a chained line (bytes, without its newline); undefined when it does not carry the chain members exactly as written. */
+export function openLine(line: Buffer): OpenedLine | undefined {
+  if (line.length <= CHAIN_PREFIX_LENGTH) return undefined;
+  const head = line.toString('latin1', 0, CHAIN_PREFIX_LENGTH);
+  if (!head.startsWith(P1) || !head.startsWith(P2, P2_AT) || !head.startsWith(P3, P3_AT)) return undefined;
+  const h = head.slice(H_AT, P2_AT);
+  const mac = head.slice(MAC_AT, P3_AT);
+  if (!isLowerHex(h) || !isLowerHex(mac)) return undefined;
+  return { h, mac, afterPrefix: line.subarray(CHAIN_PREFIX_LENGTH) };
+}
+
+/** The record of an opened line, parsed (throws on JSON that does not parse). */
+export function parseOpened(opened: OpenedLine): unknown {
+  return JSON.parse('{' + opened.afterPrefix.toString('utf8'));
+}
+
+/**
+ * The writer's side: turns record texts into chained lines. Holds the chain's head and the MAC
+ * key; `reset` starts a segment.
+ */
+export class ChainSealer {
+  private head: Buffer = GENESIS;
+
+  constructor(private readonly macKey: Buffer) {}
+
+  reset(): void {
+    this.head = GENESIS;
+  }
+
+  /** The last line's chain value. */
+  get headHex(): string {
+    return this.head.toString('hex');
+  }
+
+  /**
+   * The chained line for a record given as JSON object text, or undefined when the text is not
+   * a JSON object with at least one member (written as it is, outside the chain: the verifier
+   * reports such a line). Parses the text itself, so that what is hashed is exactly what is
+   * written — unless the caller hands over the parsed value too (saves the parse: 5–30 µs for a
+   * 1–4 KB message), which must then be exactly what `json` parses to.
+   */
+  seal(json: string, parsed?: object): string | undefined {
+    if (json.charCodeAt(0) !== 0x7b) return undefined;
+    let value: unknown;
+    let canonical: string | undefined;
+    if (parsed !== undefined) {
+      // The caller's word that `parsed` is what `json` parses to (JournalWriter.appendRecord).
+      try {
+        canonical = canonicalize(parsed);
+        value = parsed;
+      } catch {
+        canonical = undefined;
+      }
+    }
+    if (canonical === undefined) {
+      try {
+        value = JSON.parse(json);
+        if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+        canonical = canonicalize(value);
+      } catch {
+        return undefined;
+      }
+    }
+    if (canonical === '{}') return undefined;
+    const h = linkOf(this.head, sha256(canonical), chainSessionId(value));
+    const mac = macOf(this.macKey, h, json);
+    this.head = h;
+    return chainedLine(h, mac, json);
+  }
+
+  /**
+   * Same as `seal`, as the bytes to write, newline included: the record's text is encoded once,
+   * and the MAC is taken over those very bytes (the hot path: see JournalWriter).
+   */
+  sealBytes(json: string, parsed?: object): Buffer | undefined {
+    if (json.charCodeAt(0) !== 0x7b) return undefined;
+    let value: unknown = parsed;
+    let canonical: string | undefined;
+    if (parsed !== undefined) {
+      try {
+        canonical = canonicalize(parsed);
+      } catch {
+        canonical = undefined;
+      }
+    }
+    if (canonical === undefined) {
+      try {
+        value = JSON.parse(json);
+        if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+        canonical = canonicalize(value);
+      } catch {
+        return undefined;
+      }
+    }
+    if (canonical === '{}') return undefined;
+    const h = linkOf(this.head, sha256(canonical), chainSessionId(value));
+    // One buffer: [h | record text] for the MAC, then the line is laid out around the text.
+    const bodyLength = Buffer.byteLength(json, 'utf8');
+    const out = Buffer.allocUnsafe(CHAIN_PREFIX_LENGTH - 1 + bodyLength + 1);
+    const macInput = out.subarray(CHAIN_PREFIX_LENGTH - 1 - 32, CHAIN_PREFIX_LENGTH - 1 + bodyLength);
+    h.copy(macInput, 0);
+    out.write(json, CHAIN_PREFIX_LENGTH - 1, bodyLength, 'utf8');
+    const mac = crypto.createHmac('sha256', this.macKey).update(macInput).digest();
+    // The prefix overwrites the MAC input's head; the record's `{` becomes the prefix's last byte's neighbour.
+    out.write(P1, 0, 'latin1');
+    out.write(h.toString('hex'), H_AT, 'latin1');
+    out.write(P2, P2_AT, 'latin1');
+    out.write(mac.toString('hex'), MAC_AT, 'latin1');
+    out.write(P3, P3_AT, 'latin1');
+    out[out.length - 1] = 0x0a;
+    this.head = h;
+    return out;
+  }
+}
+
+// -------------------------------------------------------------------------------------------------
+// Reading lines for verification: bytes, not strings, so the MAC sees exactly what is on disk.
+
+export interface RawLine {
+  /** Byte offset of the line in the file. */
+  offset: number;
+  /** The line without its newline. */
+  bytes: Buffer;
+  /** Line number, 0-based (line 0 is the segment header). */
+  index: number;
+  /** The last bytes of the file, without a closing newline (a writer stopped mid-line, or is still writing it). */
+  torn: boolean;
+}
+
+const CHUNK = 4 * 1024 * 1024;
+
+/** Every line of a file from the start, the incomplete last one (if any) flagged `torn`. Lines are copies: safe to keep. */
+export function* fileLines(file: string, options: { until?: number } = {}): Generator<RawLine> {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const size = Math.min(fs.fstatSync(fd).size, options.until ?? Infinity);
+    let buf = Buffer.allocUnsafe(Math.min(CHUNK, Math.max(64 * 1024, size)));
+    let filled = 0;
+    let bufOffset = 0;
+    let readPos = 0;
+    let index = 0;
+    while (readPos < size) {
+      if (filled === buf.length) {
+        const bigger = Buffer.allocUnsafe(buf.length * 2);
+        buf.copy(bigger, 0, 0, filled);
+        buf = bigger;
+      }
+      const n = fs.readSync(fd, buf, filled, Math.min(buf.length - filled, size - readPos), readPos);
+      if (n <= 0) break;
+      readPos += n;
+      filled += n;
+      const view = buf.subarray(0, filled);
+      let start = 0;
+      for (let nl = view.indexOf(0x0a, start); nl !== -1; nl = view.indexOf(0x0a, start)) {
+        yield { offset: bufOffset + start, bytes: Buffer.from(view.subarray(start, nl)), index: index++, torn: false };
+        start = nl + 1;
+      }
+      if (start > 0) {
+        buf.copy(buf, 0, start, filled);
+        filled -= start;
+        bufOffset += start;
+      }
+    }
+    if (filled > 0) yield { offset: bufOffset, bytes: Buffer.from(buf.subarray(0, filled)), index, torn: true };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** The first bytes of a line: enough to tell a chained checkpoint line from others without parsing it. */
+export function looksLikeCheckpoint(line: Buffer): boolean {
+  return line.length > CHAIN_PREFIX_LENGTH + 20 && line.toString('latin1', CHAIN_PREFIX_LENGTH, CHAIN_PREFIX_LENGTH + 20) === '"type":"checkpoint",';
+}
