@@ -1,5 +1,6 @@
 import * as crypto from 'node:crypto';
 import { DEFAULT_MAX_DEPTH, jsonDepthExceeds } from '../model/jsonrpc';
+import { loadAuditKeys } from './keys';
 import {
   awsSecretsNear,
   classifyKey,
@@ -962,7 +963,21 @@ function finish(found: Redaction[]): Redaction[] {
 }
 
 let defaultRedactor: Redactor | undefined;
-/** A Redactor with default settings and the per-process key (what the Recorder uses when given none). */
+/**
+ * A Redactor with default settings (what the Recorder uses when given none). Its fingerprints are
+ * keyed by the user-level audit secret — a key derived for this purpose only — so the CLI and the
+ * extension give one secret the same marker; without that secret, a per-process key.
+ */
 export function defaultRedactorInstance(): Redactor {
-  return (defaultRedactor ??= new Redactor());
+  if (!defaultRedactor) {
+    let fingerprintKey: Buffer | undefined;
+    try {
+      const keys = loadAuditKeys({ create: true });
+      if (keys) fingerprintKey = crypto.createHmac('sha256', keys.macKey).update('mcp-flight redaction fingerprint v1').digest();
+    } catch {
+      fingerprintKey = undefined;
+    }
+    defaultRedactor = new Redactor(fingerprintKey ? { fingerprintKey } : {});
+  }
+  return defaultRedactor;
 }
