@@ -127,21 +127,17 @@ export class ChainSealer {
   }
 
   /**
-   * The chained line for a record given as JSON object text, or undefined when the text is not
-   * a JSON object with at least one member (written as it is, outside the chain: the verifier
-   * reports such a line). Parses the text itself, so that what is hashed is exactly what is
-   * written — unless the caller hands over the parsed value too (saves the parse: 5–30 µs for a
-   * 1–4 KB message), which must then be exactly what `json` parses to.
+   * The chain value of the next record (canonicalised, RFC 8785), or undefined for text that is
+   * not a JSON object with at least one member. Does not advance the head.
    */
-  seal(json: string, parsed?: object): string | undefined {
+  private nextLink(json: string, parsed?: object): Buffer | undefined {
     if (json.charCodeAt(0) !== 0x7b) return undefined;
-    let value: unknown;
+    let value: unknown = parsed;
     let canonical: string | undefined;
     if (parsed !== undefined) {
       // The caller's word that `parsed` is what `json` parses to (JournalWriter.appendRecord).
       try {
         canonical = canonicalize(parsed);
-        value = parsed;
       } catch {
         canonical = undefined;
       }
@@ -156,7 +152,19 @@ export class ChainSealer {
       }
     }
     if (canonical === '{}') return undefined;
-    const h = linkOf(this.head, sha256(canonical), chainSessionId(value));
+    return linkOf(this.head, sha256(canonical), chainSessionId(value));
+  }
+
+  /**
+   * The chained line for a record given as JSON object text, or undefined when the text is not
+   * a JSON object with at least one member (written as it is, outside the chain: the verifier
+   * reports such a line). Parses the text itself, so that what is hashed is exactly what is
+   * written — unless the caller hands over the parsed value too (saves the parse: 5–30 µs for a
+   * 1–4 KB message), which must then be exactly what `json` parses to.
+   */
+  seal(json: string, parsed?: object): string | undefined {
+    const h = this.nextLink(json, parsed);
+    if (!h) return undefined;
     const mac = macOf(this.macKey, h, json);
     this.head = h;
     return chainedLine(h, mac, json);
@@ -167,27 +175,8 @@ export class ChainSealer {
    * and the MAC is taken over those very bytes (the hot path: see JournalWriter).
    */
   sealBytes(json: string, parsed?: object): Buffer | undefined {
-    if (json.charCodeAt(0) !== 0x7b) return undefined;
-    let value: unknown = parsed;
-    let canonical: string | undefined;
-    if (parsed !== undefined) {
-      try {
-        canonical = canonicalize(parsed);
-      } catch {
-        canonical = undefined;
-      }
-    }
-    if (canonical === undefined) {
-      try {
-        value = JSON.parse(json);
-        if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
-        canonical = canonicalize(value);
-      } catch {
-        return undefined;
-      }
-    }
-    if (canonical === '{}') return undefined;
-    const h = linkOf(this.head, sha256(canonical), chainSessionId(value));
+    const h = this.nextLink(json, parsed);
+    if (!h) return undefined;
     // One buffer: [h | record text] for the MAC, then the line is laid out around the text.
     const bodyLength = Buffer.byteLength(json, 'utf8');
     const out = Buffer.allocUnsafe(CHAIN_PREFIX_LENGTH - 1 + bodyLength + 1);
