@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { canonicalize } from '../../src/core/audit/canonical';
-import { CHAIN_PREFIX_LENGTH, ChainSealer, chainSessionId, GENESIS, leafOf, linkOf, macOf, openLine, parseOpened, sha256, stripChain } from '../../src/core/audit/chain';
+import { CHAIN_PREFIX_LENGTH, ChainSealer, chainedLine, chainSessionId, GENESIS, leafOf, linkOf, macOf, openLine, parseOpened, sha256, stripChain } from '../../src/core/audit/chain';
 import { describeSegment, digestOf, readJsonLines, signatureValid, signRecord, writerLogFile } from '../../src/core/audit/checkpoints';
 import { deriveKeys, fingerprintOf, loadAuditKeys, parseTrustedKey, publicKeyFromRaw } from '../../src/core/audit/keys';
 import { verifyStore } from '../../src/core/audit/verify';
@@ -143,14 +143,20 @@ describe('the chained line', () => {
     assert.equal(openLine(Buffer.from(upper)), undefined);
   });
 
-  test('the bytes the writer writes are the line, newline included, for any text', () => {
-    const s1 = new ChainSealer(macKey);
-    const s2 = new ChainSealer(macKey);
-    for (const json of ['{"a":1}', '{"type":"x","session_id":"s","t":"é€😀\\u0000"}', `{"big":"${'x'.repeat(70000)}"}`, '{ "spaced" : [1.0, 2e3] }']) {
-      assert.equal(s2.sealBytes(json)!.toString('utf8'), s1.seal(json)! + '\n');
+  test('the bytes the writer writes are the line, newline included, for any text and key length', () => {
+    // The sealer computes its HMAC by hand (RFC 2104 from one-shot hashes); createHmac is the reference.
+    for (const key of [crypto.randomBytes(1), crypto.randomBytes(32), crypto.randomBytes(64), crypto.randomBytes(65), crypto.randomBytes(200)]) {
+      const sealer = new ChainSealer(key);
+      let prev = GENESIS;
+      for (const json of ['{"a":1}', '{"type":"x","session_id":"s","t":"é€😀\\u0000"}', `{"big":"${'x'.repeat(70000)}"}`, '{ "spaced" : [1.0, 2e3] }']) {
+        const h = linkOf(prev, leafOf(JSON.parse(json)), chainSessionId(JSON.parse(json)));
+        const expected = chainedLine(h, crypto.createHmac('sha256', key).update(h).update(json, 'utf8').digest(), json) + '\n';
+        assert.equal(sealer.sealBytes(json)!.toString('utf8'), expected, `key of ${key.length} bytes`);
+        prev = h;
+      }
+      assert.equal(sealer.sealBytes('{}'), undefined);
+      assert.equal(sealer.sealBytes('not json'), undefined);
     }
-    assert.equal(s2.sealBytes('{}'), undefined);
-    assert.equal(s2.sealBytes('not json'), undefined);
   });
 
   test('given the parsed record, the sealer produces the same line without parsing', () => {

@@ -108,14 +108,34 @@ export function parseOpened(opened: OpenedLine): unknown {
   return JSON.parse('{' + opened.afterPrefix.toString('utf8'));
 }
 
+/** SHA-256's block size: HMAC pads its key to one block. */
+const BLOCK = 64;
+
 /**
  * The writer's side: turns record texts into chained lines. Holds the chain's head and the MAC
  * key; `reset` starts a segment.
  */
 export class ChainSealer {
   private head: Buffer = GENESIS;
+  /**
+   * HMAC-SHA256 (RFC 2104) computed by hand from its two inner hashes on the hot path:
+   * `createHmac` builds a keyed object per record, which costs more than hashing a 1 KB record
+   * (≈ 4 µs against ≈ 1.5 µs for the two one-shot hashes here). The result is the same HMAC —
+   * `macOf` (createHmac) checks it on the reading side, and a unit test compares the two.
+   */
+  private readonly ipad: Buffer;
+  private readonly opad: Buffer;
 
-  constructor(private readonly macKey: Buffer) {}
+  constructor(private readonly macKey: Buffer) {
+    const key = Buffer.alloc(BLOCK);
+    (macKey.length > BLOCK ? sha256(macKey) : macKey).copy(key);
+    this.ipad = Buffer.allocUnsafe(BLOCK);
+    this.opad = Buffer.allocUnsafe(BLOCK + 32);
+    for (let i = 0; i < BLOCK; i++) {
+      this.ipad[i] = key[i]! ^ 0x36;
+      this.opad[i] = key[i]! ^ 0x5c;
+    }
+  }
 
   reset(): void {
     this.head = GENESIS;
@@ -163,11 +183,8 @@ export class ChainSealer {
    * 1–4 KB message), which must then be exactly what `json` parses to.
    */
   seal(json: string, parsed?: object): string | undefined {
-    const h = this.nextLink(json, parsed);
-    if (!h) return undefined;
-    const mac = macOf(this.macKey, h, json);
-    this.head = h;
-    return chainedLine(h, mac, json);
+    const line = this.sealBytes(json, parsed);
+    return line?.toString('utf8', 0, line.length - 1);
   }
 
   /**
@@ -177,22 +194,29 @@ export class ChainSealer {
   sealBytes(json: string, parsed?: object): Buffer | undefined {
     const h = this.nextLink(json, parsed);
     if (!h) return undefined;
-    // One buffer: [h | record text] for the MAC, then the line is laid out around the text.
+    // One buffer laid out as [ipad | h | record text | newline]: the inner hash of the HMAC reads
+    // [ipad | h | text] in place, then the chain prefix overwrites the tail of [ipad | h] so the
+    // line [prefix | text | newline] ends the buffer without a copy of the text.
     const bodyLength = Buffer.byteLength(json, 'utf8');
-    const out = Buffer.allocUnsafe(CHAIN_PREFIX_LENGTH - 1 + bodyLength + 1);
-    const macInput = out.subarray(CHAIN_PREFIX_LENGTH - 1 - 32, CHAIN_PREFIX_LENGTH - 1 + bodyLength);
-    h.copy(macInput, 0);
-    out.write(json, CHAIN_PREFIX_LENGTH - 1, bodyLength, 'utf8');
-    const mac = crypto.createHmac('sha256', this.macKey).update(macInput).digest();
-    // The prefix overwrites the MAC input's head; the record's `{` becomes the prefix's last byte's neighbour.
-    out.write(P1, 0, 'latin1');
-    out.write(h.toString('hex'), H_AT, 'latin1');
-    out.write(P2, P2_AT, 'latin1');
-    out.write(mac.toString('hex'), MAC_AT, 'latin1');
-    out.write(P3, P3_AT, 'latin1');
-    out[out.length - 1] = 0x0a;
+    const prefix = CHAIN_PREFIX_LENGTH - 1; // the record's own `{` stays
+    const lead = BLOCK + 32;
+    const start = Math.max(lead, prefix);
+    const buf = Buffer.allocUnsafe(start + bodyLength + 1);
+    const inner0 = start - lead;
+    this.ipad.copy(buf, inner0);
+    h.copy(buf, inner0 + BLOCK);
+    buf.write(json, start, bodyLength, 'utf8');
+    sha256(buf.subarray(inner0, start + bodyLength)).copy(this.opad, BLOCK);
+    const mac = sha256(this.opad);
+    const at = start - prefix;
+    buf.write(P1, at, 'latin1');
+    buf.write(h.toString('hex'), at + H_AT, 'latin1');
+    buf.write(P2, at + P2_AT, 'latin1');
+    buf.write(mac.toString('hex'), at + MAC_AT, 'latin1');
+    buf.write(P3, at + P3_AT, 'latin1');
+    buf[buf.length - 1] = 0x0a;
     this.head = h;
-    return out;
+    return at === 0 ? buf : buf.subarray(at);
   }
 }
 

@@ -105,7 +105,8 @@ export class Recorder {
 
   /** @internal */
   write(record: JournalRecord, line?: string): void {
-    this.journal.appendLine(line ?? JSON.stringify(record));
+    // The record travels with its text so the audit chain hashes the object instead of parsing the text again.
+    this.journal.appendRecord(record, line);
     if (this.onRecordEmitter.hasListeners) this.onRecordEmitter.fire(record);
   }
 
