@@ -78,7 +78,7 @@ interface Gen {
 }
 
 /** Writes one session the way the Recorder lays records out, but without the per-message work, so a 100k-call store takes seconds. */
-function writeSession(root: string, calls: number, servers: number, baseMs: number, needleEvery: number, gen: Gen): string {
+export function writeSession(root: string, calls: number, servers: number, baseMs: number, needleEvery: number, gen: Gen): string {
   const w = JournalWriter.open(root);
   const sessionId = crypto.randomUUID();
   let seq = 0;

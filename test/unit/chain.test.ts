@@ -147,7 +147,7 @@ describe('the chained line', () => {
     // The sealer computes its HMAC by hand (RFC 2104 from one-shot hashes); createHmac is the reference.
     for (const key of [crypto.randomBytes(1), crypto.randomBytes(32), crypto.randomBytes(64), crypto.randomBytes(65), crypto.randomBytes(200)]) {
       const sealer = new ChainSealer(key);
-      let prev = GENESIS;
+      let prev: Buffer = GENESIS;
       for (const json of ['{"a":1}', '{"type":"x","session_id":"s","t":"é€😀\\u0000"}', `{"big":"${'x'.repeat(70000)}"}`, '{ "spaced" : [1.0, 2e3] }']) {
         const h = linkOf(prev, leafOf(JSON.parse(json)), chainSessionId(JSON.parse(json)));
         const expected = chainedLine(h, crypto.createHmac('sha256', key).update(h).update(json, 'utf8').digest(), json) + '\n';

@@ -125,9 +125,25 @@ function buildPart(sessionId: string, file: string, offsets: number[], keys: Aud
   let prev: Buffer = GENESIS;
   let found = 0;
 
-  const add = (line: RawLine, anchor: boolean): { sid: string; type?: unknown } | undefined => {
+  const add = (line: RawLine, anchor: boolean): void => {
     const where = `${name} line ${line.index + 1}`;
     const opened = openLine(line.bytes);
+    if (!anchor && opened && want.has(line.offset)) {
+      // An exported event: its chain value is carried, and the reader recomputes its leaf from
+      // the exported event itself (verify.ts), so it is not parsed and hashed here again. Its
+      // MAC is checked — the one thing a reader without the secret key cannot check.
+      const stored = Buffer.from(opened.h, 'hex');
+      if (keys && !macOf(keys.macKey, stored, opened).equals(Buffer.from(opened.mac, 'hex'))) problems.push(`${where}: HMAC mismatch (the line was changed after it was written)`);
+      found++;
+      const lastEntry = part.entries[part.entries.length - 1];
+      if (lastEntry && 'events' in lastEntry) {
+        lastEntry.events++;
+        lastEntry.h.push(opened.h);
+      } else part.entries.push({ events: 1, h: [opened.h] });
+      prev = stored;
+      part.end = { line: line.index, h: opened.h };
+      return;
+    }
     let value: unknown;
     try {
       if (!opened) throw new Error('not a chained line');
@@ -137,7 +153,7 @@ function buildPart(sessionId: string, file: string, offsets: number[], keys: Aud
       problems.push(`${where}: ${(err as Error).message}`);
       part.entries.push({ broken: `${where}: ${(err as Error).message}` });
       part.end = { line: line.index, h: '' };
-      return undefined;
+      return;
     }
     const rec = value as { type?: unknown; h?: unknown };
     const leaf = leafOf(value);
@@ -173,7 +189,6 @@ function buildPart(sessionId: string, file: string, offsets: number[], keys: Aud
     if (!linkOf(prev, leaf, sid).equals(stored)) problems.push(`${where}: the hash chain breaks (the line does not follow the one before it)`);
     prev = stored;
     part.end = { line: line.index, h: opened!.h };
-    return { sid, type: rec.type };
   };
 
   try {

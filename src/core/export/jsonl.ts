@@ -57,7 +57,7 @@ export function* sessionJsonlChunks(input: ExportInput, opts: ExportOptions = {}
 
   let sessionId = opts.sessionId;
   const locations: Array<JournalLocation | undefined> | undefined = includeEvents && opts.audit !== false ? [] : undefined;
-  for (const { record, location } of records) {
+  for (const { record, location, text } of records) {
     if (sessionId === undefined) sessionId = record.session_id;
     else if (record.session_id !== sessionId) {
       if (opts.sessionId !== undefined) continue;
@@ -80,7 +80,7 @@ export function* sessionJsonlChunks(input: ExportInput, opts: ExportOptions = {}
     const touched = assembler.add(record, location);
     locations?.push(location);
     if (includeEvents) {
-      const json = eventJson(record, EVENT_PREFIX);
+      const json = eventJson(record, EVENT_PREFIX, text);
       if (json !== undefined) {
         if ((out = b.add(`${json}\n`))) yield out;
       } else {

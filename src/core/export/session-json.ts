@@ -1,8 +1,10 @@
+import * as path from 'node:path';
 import { agentId, CallAssembler } from '../analysis/calls';
 import { buildExportAudit, type BuildAuditOptions, type ExportAudit } from '../audit/export-audit';
 import { sessionConnections, summarizeSession, type SessionSummary } from '../analysis/summary';
 import type { AttachedMessage, Call, CallError, ConnectionInfo, JournalLocation, Outcome } from '../model/calls';
 import type { Direction, JournalRecord, JsonRpcId, UpstreamKind, DownstreamKind } from '../model/records';
+import { readRecordTexts } from '../store/journal';
 
 /**
  * Session export as one JSON document (`mcp-flight.session/v1`), written incrementally.
@@ -36,6 +38,8 @@ export const SESSION_EXPORT_FORMAT = 'mcp-flight.session/v1';
 export interface ExportRecord {
   record: JournalRecord;
   location?: JournalLocation;
+  /** The record's JSON text as stored, when it came from a journal: written as the event when its keys are already in event order, instead of serialising the record again. */
+  text?: string;
 }
 
 /**
@@ -321,11 +325,17 @@ function canonicalEvent(r: Record<string, unknown>): { ordered: Record<string, u
  * (the JSONL exporter's `"kind":"event",`) — or undefined when the record holds a long string and
  * must go out in pieces (eventPieces). Nearly every record takes this path: one JSON.stringify.
  */
-export function eventJson(record: JournalRecord, prefix = ''): string | undefined {
+export function eventJson(record: JournalRecord, prefix = '', text?: string): string | undefined {
   const { ordered, long } = canonicalEvent(record as unknown as Record<string, unknown>);
+  if (text !== undefined && (ordered as unknown) === record) return prefix ? `{${prefix}${text.slice(1)}` : text;
   if (long) return undefined;
   const json = objectJson(ordered);
   return prefix ? `{${prefix}${json.slice(1)}` : json;
+}
+
+/** Whether a record's stored text can stand as its event as it is (its keys are in event order). */
+function storedTextIsEvent(record: JournalRecord): boolean {
+  return (canonicalEvent(record as unknown as Record<string, unknown>).ordered as unknown) === record;
 }
 
 /** One journal record as a JSON object, in pieces; long strings (a 20 MB opaque frame) are escaped slice by slice. */
@@ -407,11 +417,22 @@ export function* sessionRecords(input: Iterable<ExportRecord>, sessionId: string
 // ---------------------------------------------------------------------------------------------
 // The JSON document.
 
-/** Assembles the session (first pass); returns the assembler and a way to read the records again. */
-function firstPass(input: ExportInput, opts: ExportOptions): { assembler: CallAssembler; again: () => Iterable<ExportRecord>; summary: SessionSummary } {
+/** The second pass over a session that came from a journal: where each event is, and whether its stored text can be written as it is. */
+interface StoredEvents {
+  locations: JournalLocation[];
+  asStored: boolean[];
+}
+
+/**
+ * Assembles the session (first pass); returns the assembler and a way to read the records
+ * again. When every record came from a journal, the second pass reads the stored texts back by
+ * location instead (`stored`): no second parse, and most events are written as they are stored.
+ */
+function firstPass(input: ExportInput, opts: ExportOptions): { assembler: CallAssembler; again: () => Iterable<ExportRecord>; stored?: StoredEvents; summary: SessionSummary } {
   const source = typeof input === 'function' ? input : Array.isArray(input) ? () => input as Iterable<ExportRecord> : undefined;
   const kept: ExportRecord[] | undefined = source ? undefined : [];
   const assembler = new CallAssembler({ keepBodies: true });
+  let stored: StoredEvents | undefined = { locations: [], asStored: [] };
   let sessionId = opts.sessionId;
   let lastTs: string | undefined;
   for (const item of source ? source() : (input as Iterable<ExportRecord>)) {
@@ -424,13 +445,31 @@ function firstPass(input: ExportInput, opts: ExportOptions): { assembler: CallAs
     kept?.push(item);
     lastTs = r.ts;
     assembler.add(r, item.location);
+    if (stored) {
+      if (item.text !== undefined && item.location && path.isAbsolute(item.location.file)) {
+        stored.locations.push(item.location);
+        stored.asStored.push(storedTextIsEvent(r));
+      } else stored = undefined;
+    }
   }
   if (lastTs === undefined || sessionId === undefined) throw noRecords(opts);
   const summary = summarizeSession(assembler, { writerAlive: opts.writerAlive ?? false, lastRecordTs: lastTs });
   const id = sessionId;
   const again = source ? () => sessionRecords(source(), id) : () => kept ?? [];
-  return { assembler, again, summary };
+  return { assembler, again, ...(stored ? { stored } : {}), summary };
 }
+
+/** The events of the second pass: stored texts read back by location, parsed only when their keys need reordering. */
+function* storedEvents(stored: StoredEvents): Generator<SecondPassItem> {
+  let i = 0;
+  for (const text of readRecordTexts(stored.locations)) {
+    const location = stored.locations[i]!;
+    yield stored.asStored[i++] ? { location, text } : { record: JSON.parse(text) as JournalRecord, location };
+  }
+}
+
+/** An event of the second pass: its record, or (from storedEvents) just its text, ready to write. */
+type SecondPassItem = { record: JournalRecord; location?: JournalLocation; text?: undefined } | { record?: undefined; location: JournalLocation; text: string };
 
 export function mixedSessions(r: JournalRecord, expected: string): Error {
   return new Error(`export: record seq ${r.seq} belongs to session ${r.session_id}, not ${expected}; export one session at a time or pass sessionId`);
@@ -442,7 +481,7 @@ export function noRecords(opts: ExportOptions): Error {
 
 /** The JSON export, as a pull-based sequence of chunks (the generator's return value is the result). */
 export function* sessionJsonChunks(input: ExportInput, opts: ExportOptions = {}): Generator<string, ExportResult, undefined> {
-  const { assembler, again, summary } = firstPass(input, opts);
+  const { assembler, again, stored, summary } = firstPass(input, opts);
   const b = new ChunkBatcher(opts.chunkSize);
   let out: string | undefined;
 
@@ -468,8 +507,15 @@ export function* sessionJsonChunks(input: ExportInput, opts: ExportOptions = {})
     if ((out = b.add(',\n"events":['))) yield out;
     sep = '\n';
     const locations: Array<JournalLocation | undefined> | undefined = opts.audit === false ? undefined : [];
-    for (const { record, location } of again()) {
+    const items: Iterable<SecondPassItem> = stored ? storedEvents(stored) : (again() as Iterable<ExportRecord & { text?: undefined }>);
+    for (const { record, location, text } of items) {
       locations?.push(location);
+      if (record === undefined) {
+        if ((out = b.add(sep + text))) yield out;
+        sep = ',\n';
+        events++;
+        continue;
+      }
       const json = eventJson(record);
       if (json !== undefined) {
         if ((out = b.add(sep + json))) yield out;

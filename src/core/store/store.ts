@@ -124,6 +124,8 @@ export interface ServerRow {
 export interface SessionRecord {
   record: JournalRecord;
   location: JournalLocation;
+  /** The record's JSON text as stored (chain members stripped): exports pass it through instead of serialising the record again. */
+  text: string;
 }
 
 /** Segments are read sequentially in chunks of this size (a longer line grows the buffer). */
@@ -797,7 +799,7 @@ export class Store {
         }
         const rec = parsed.value;
         if (!isRecordShaped(rec) || rec.session_id !== sessionId) continue;
-        yield { record: rec, location: { file: seg.file, offset: line.offset, length: line.length } };
+        yield { record: rec, location: { file: seg.file, offset: line.offset, length: line.length }, text: 'text' in parsed ? parsed.text : stripChain(line.text) };
         if (rec.type === 'session_end') return;
       }
     }
@@ -999,7 +1001,7 @@ function* segmentLines(file: string, from: number, end: number, pos: { next: num
 }
 
 type ParsedLine =
-  | { value: unknown; header?: undefined; problem?: undefined; checkpoint?: undefined }
+  | { value: unknown; text: string; header?: undefined; problem?: undefined; checkpoint?: undefined }
   | { header: SegmentHeader; value?: undefined; problem?: undefined; checkpoint?: undefined }
   | { checkpoint: true; value?: undefined; header?: undefined; problem?: undefined }
   | { problem: { kind: ProblemKind; detail: string }; value?: undefined; header?: undefined; checkpoint?: undefined };
@@ -1011,15 +1013,16 @@ type ParsedLine =
  */
 function parseLine(line: RawLine): ParsedLine {
   let value: unknown;
+  const text = stripChain(line.text);
   try {
-    value = JSON.parse(stripChain(line.text));
+    value = JSON.parse(text);
   } catch (err) {
     return { problem: { kind: 'corrupt_line', detail: `not JSON: ${(err as Error).message}` } };
   }
   const type = (value as { type?: unknown } | null)?.type;
   if (type === 'segment') return { header: value as SegmentHeader };
   if (type === 'checkpoint') return { checkpoint: true };
-  return { value };
+  return { value, text };
 }
 
 /**
