@@ -467,6 +467,37 @@ describe('rewrites without the key', () => {
 
 // -------------------------------------------------------------------------------------------------
 
+describe('exports of stored records', () => {
+  test('carry each message as the server wrote it (its spacing, escapes and number spelling), still verify, and still assemble', async () => {
+    const root = path.join(temp(), 'store');
+    const journal = JournalWriter.open(root, { audit: { home: HOME, checkpointEvery: 5, checkpointIntervalMs: 9000 } });
+    const rec = new Recorder({ kind: 'test', journal });
+    const conn = rec.openConnection({ name: 'srv', transport: 'stdio' }, 'stdio');
+    const request = '{ "jsonrpc" : "2.0", "id" : 7, "method" : "tools/call", "params" : { "name" : "echo", "arguments" : { "text" : "caf\\u00e9", "n" : 1.50 } } }';
+    const response = '{"jsonrpc":"2.0","id":7,"result":{"content":[{"type":"text","text":"ok"}],"structuredContent":{"big":1E3}}}';
+    conn.message('client_to_server', Buffer.from(request));
+    conn.message('server_to_client', Buffer.from(response));
+    conn.event({ type: 'stderr', text: 'a line' }); // keys not in event order: serialised again
+    rec.end();
+    journal.close();
+    const store = await openStore(root);
+    const json = exportSessionToString(() => store.readSessionRecords(rec.sessionId), { sessionId: rec.sessionId });
+    const jsonl = exportSessionJsonlToString(() => store.readSessionRecords(rec.sessionId), { sessionId: rec.sessionId });
+    store.close();
+    for (const text of [json, jsonl]) {
+      assert.ok(text.includes(`"message":${request}}`), 'the request frame verbatim');
+      assert.ok(text.includes(`"message":${response}}`), 'the response frame verbatim');
+      assert.match(text, /\{("kind":"event",)?"type":"stderr","session_id":/, 'a record whose keys were out of event order is reordered');
+    }
+    assertValidJsonExport(json);
+    const call = (JSON.parse(json) as { calls: Array<{ method: string; input: unknown; outcome: string }> }).calls.find((c) => c.method === 'tools/call')!;
+    assert.deepEqual(call.input, { text: 'café', n: 1.5 });
+    assert.equal(call.outcome, 'success');
+    assert.equal(verifyExportContent(json, 'spaced.json', { home: HOME }).verdict, 'intact');
+    assert.equal(verifyExportContent(jsonl, 'spaced.jsonl', { home: HOME }).verdict, 'intact');
+  });
+});
+
 describe('exports', () => {
   let root = '';
   let mainSession = '';
