@@ -1,6 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { assembleSession } from '../../src/core/analysis/calls';
+import fc from 'fast-check';
+import { assembleSession, jsonPrefix, summarize } from '../../src/core/analysis/calls';
 import { formatDuration, formatSummaryText, summarizeSession, terminalState, type SessionSummary } from '../../src/core/analysis/summary';
 import type { Direction, JournalRecord } from '../../src/core/model/records';
 
@@ -296,5 +297,34 @@ describe('formatSummaryText', () => {
 describe('formatDuration', () => {
   it('picks a readable unit', () => {
     assert.deepEqual([0, 850, 1234, 12_345, 245_000, 7_380_000].map(formatDuration), ['0 ms', '850 ms', '1.23 s', '12.3 s', '4 min 05 s', '2 h 03 min']);
+  });
+});
+
+describe('call summaries', () => {
+  it('are the start of JSON.stringify without serialising the whole value (property test)', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.integer({ min: 0, max: 300 }), (v, n) => {
+        const full = JSON.stringify(v);
+        const prefix = jsonPrefix(v, n);
+        assert.ok(prefix !== undefined);
+        const k = Math.min(n, full.length);
+        assert.equal(prefix.slice(0, k), full.slice(0, k));
+        if (full.length <= n) assert.equal(prefix, full);
+      }),
+      { numRuns: 5000 },
+    );
+    // Cuts inside escapes and surrogate pairs keep exactly JSON.stringify's text.
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 400 }), fc.integer({ min: 0, max: 300 }), (s, n) => {
+        const v = { a: [s, { b: s }] };
+        const full = JSON.stringify(v);
+        const k = Math.min(n, full.length);
+        assert.equal(jsonPrefix(v, n)!.slice(0, k), full.slice(0, k));
+      }),
+      { numRuns: 5000 },
+    );
+    assert.equal(summarize({ big: 'x'.repeat(1_000_000) }), `{"big":"${'x'.repeat(191)}…`);
+    assert.equal(jsonPrefix({ toJSON: () => 1 }, 10), undefined, 'anything but parsed JSON is left to JSON.stringify');
+    assert.equal(summarize(new Date(0)), '"1970-01-01T00:00:00.000Z"');
   });
 });

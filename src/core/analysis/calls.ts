@@ -366,9 +366,70 @@ export function summarize(value: unknown): string {
   if (value === undefined) return '';
   let s: string;
   try {
-    s = typeof value === 'string' ? value : JSON.stringify(value);
+    s = typeof value === 'string' ? value : (jsonPrefix(value, SUMMARY_CHARS) ?? JSON.stringify(value));
   } catch {
     return '[unprintable]';
   }
   return s.length > SUMMARY_CHARS ? `${s.slice(0, SUMMARY_CHARS - 1)}…` : s;
+}
+
+/**
+ * The first `limit` characters (or more) of JSON.stringify(value), without serialising the rest:
+ * a summary needs 200 characters of a result that may be megabytes. Exactly JSON.stringify's
+ * text up to the cut — strings are cut a character past it, so escapes and surrogate pairs at the
+ * cut never change what is kept. Undefined (the caller stringifies the whole) for anything that
+ * is not plain parsed JSON (toJSON, non-finite numbers, non-plain objects), which JSON.stringify
+ * treats in ways not worth repeating here.
+ */
+export function jsonPrefix(value: unknown, limit: number): string | undefined {
+  let out = '';
+  const write = (v: unknown): boolean => {
+    if (out.length > limit) return true;
+    switch (typeof v) {
+      case 'string':
+        out += JSON.stringify(v.length > limit - out.length + 1 ? v.slice(0, limit - out.length + 2) : v);
+        return true;
+      case 'number':
+        if (!Number.isFinite(v)) return false;
+        out += JSON.stringify(v);
+        return true;
+      case 'boolean':
+        out += v ? 'true' : 'false';
+        return true;
+      case 'object': {
+        if (v === null) {
+          out += 'null';
+          return true;
+        }
+        if (Array.isArray(v)) {
+          out += '[';
+          for (let i = 0; i < v.length && out.length <= limit; i++) {
+            if (i) out += ',';
+            const item: unknown = v[i];
+            if (item === undefined) out += 'null';
+            else if (!write(item)) return false;
+          }
+          out += ']';
+          return true;
+        }
+        const proto = Object.getPrototypeOf(v) as unknown;
+        if ((proto !== Object.prototype && proto !== null) || typeof (v as { toJSON?: unknown }).toJSON === 'function') return false;
+        out += '{';
+        let first = true;
+        for (const k in v) {
+          if (out.length > limit) break;
+          const item = (v as Record<string, unknown>)[k];
+          if (item === undefined || typeof item === 'function' || typeof item === 'symbol') continue;
+          out += (first ? '' : ',') + JSON.stringify(k) + ':';
+          first = false;
+          if (!write(item)) return false;
+        }
+        out += '}';
+        return true;
+      }
+      default:
+        return false;
+    }
+  };
+  return write(value) ? out : undefined;
 }
