@@ -151,7 +151,11 @@ describe('the chained line', () => {
       for (const json of ['{"a":1}', '{"type":"x","session_id":"s","t":"é€😀\\u0000"}', `{"big":"${'x'.repeat(70000)}"}`, '{ "spaced" : [1.0, 2e3] }']) {
         const h = linkOf(prev, leafOf(JSON.parse(json)), chainSessionId(JSON.parse(json)));
         const expected = chainedLine(h, crypto.createHmac('sha256', key).update(h).update(json, 'utf8').digest(), json) + '\n';
-        assert.equal(sealer.sealBytes(json)!.toString('utf8'), expected, `key of ${key.length} bytes`);
+        const line = sealer.sealBytes(json)!;
+        assert.equal(line.toString('utf8'), expected, `key of ${key.length} bytes`);
+        const reference = crypto.createHmac('sha256', key).update(h).update(json, 'utf8').digest();
+        assert.ok(macOf(key, h, json).equals(reference), 'macOf over the text');
+        assert.ok(macOf(key, h, openLine(line.subarray(0, line.length - 1))!).equals(reference), 'macOf over the bytes as read');
         prev = h;
       }
       assert.equal(sealer.sealBytes('{}'), undefined);
