@@ -43,6 +43,10 @@ export const direct = (): Transport => new StdioClientTransport({ command: proce
 export const throughRecord = (store: string): Transport =>
   new StdioClientTransport({ command: process.execPath, args: [CLI, 'record', '--store', store, '--name', 'everything', '--', process.execPath, EVERYTHING], stderr: 'ignore' });
 
+/** The same stdio path with the journal alone (bench/recorder-layers.ts): what the chain and redaction add is the difference to `throughRecord`. */
+export const journalOnly = (store: string): Transport =>
+  new StdioClientTransport({ command: process.execPath, args: ['--import', 'tsx', path.join(ROOT, 'bench', 'recorder-layers.ts'), 'journal', store, '--', process.execPath, EVERYTHING], stderr: 'ignore', cwd: ROOT });
+
 export const overHttp = (url: string, token: string): Transport =>
   new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { Authorization: `Bearer ${token}` } } });
 

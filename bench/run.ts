@@ -3,7 +3,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { benchExport } from './export';
-import { direct, measure, median, overHttp, tempStore, throughRecord, type LatencyStats } from './latency';
+import { benchLive } from './live';
+import { direct, journalOnly, measure, median, overHttp, tempStore, throughRecord, type LatencyStats } from './latency';
 import { benchStore } from './store';
 
 /**
@@ -61,11 +62,15 @@ async function serveEverything(store: string): Promise<{ url: string; token: str
 
 async function latency(): Promise<void> {
   const d: LatencyStats[] = [];
+  const j: LatencyStats[] = [];
   const r: LatencyStats[] = [];
   const h: LatencyStats[] = [];
   const stores: string[] = [];
   for (let i = 0; i < ROUNDS; i++) {
     d.push(await measure(direct(), CALLS, MESSAGE));
+    const journalStore = tempStore();
+    stores.push(journalStore);
+    j.push(await measure(journalOnly(journalStore), CALLS, MESSAGE));
     const store = tempStore();
     stores.push(store);
     r.push(await measure(throughRecord(store), CALLS, MESSAGE));
@@ -79,8 +84,10 @@ async function latency(): Promise<void> {
   const cps = (xs: LatencyStats[]) => median(xs.map((x) => x.callsPerSecond));
   row('direct stdio (baseline) p50 / p99 / calls/s', `${ms(p50(d))} / ${ms(p99(d))} / ${cps(d).toFixed(0)}`);
   row('through mcp-flight record (stdio) p50 / p99 / calls/s', `${ms(p50(r))} / ${ms(p99(r))} / ${cps(r).toFixed(0)}`);
+  const journalAdded = p50(j) - p50(d);
+  row('stdio: p50 added by the recorder, journal only (bench/recorder-layers.ts: no chain, no redaction)', ms(journalAdded), '≤ 0.15 ms', journalAdded <= 0.15);
   const added = p50(r) - p50(d);
-  row('stdio: p50 added by the recorder (journal, everything on)', ms(added), '≤ 0.25 ms (journal only ≤ 0.15 ms)', added <= 0.25);
+  row('stdio: p50 added by the recorder, everything on (mcp-flight record: journal, redaction, hash chain)', ms(added), '≤ 0.25 ms', added <= 0.25);
   const ratio = cps(r) / cps(d);
   row('stdio: throughput through the recorder / direct', `${(ratio * 100).toFixed(0)} %`, '≥ 50 %', ratio >= 0.5);
   row('HTTP upstream → stdio server p50 / p99 / calls/s', `${ms(p50(h))} / ${ms(p99(h))} / ${cps(h).toFixed(0)}`, 'p50 ≤ 1.5 ms', p50(h) <= 1.5);
@@ -95,6 +102,19 @@ async function store(): Promise<void> {
   row(`filtered query (${s.query.filter})`, `median ${s.query.medianMs.toFixed(1)} ms, max ${s.query.maxMs.toFixed(1)} ms`, '≤ 50 ms', s.query.medianMs <= 50);
   row('text-only search over every preview', `median ${s.query.textOnlyMedianMs.toFixed(1)} ms`);
   row(`read + assemble the ${s.calls}-call session from the journal`, `${(s.exportRead.ms / 1000).toFixed(2)} s`);
+  const e = s.exportCli;
+  row(`\`mcp-flight export\` of the big session, end to end (fresh process, audit section included)`, `${(e.ms / 1000).toFixed(2)} s, ${(e.bytes / 1e6).toFixed(0)} MB, peak RSS ${(e.peakRssBytes / 1e6).toFixed(0)} MB`, '≤ 3 s', e.ms <= 3000);
+}
+
+async function live(): Promise<void> {
+  const l = await benchLive(1000, quick ? 5 : 10, path.join(ROOT, 'node_modules', 'sql.js', 'dist', 'sql-wasm.wasm'));
+  const keepsUp = l.rows === l.calls && l.lagP99Ms <= 1000 && l.eventLoopUtilization <= 0.5;
+  row(
+    'extension host at 1,000 calls/s (bench/live.ts: recorder + store watcher + timeline rows in one process, no rendering)',
+    `${l.achievedRate.toFixed(0)} calls/s written, ${l.rows}/${l.calls} rows, lag p50 ${l.lagP50Ms.toFixed(0)} ms / p99 ${l.lagP99Ms.toFixed(0)} ms, event loop busy ${(l.eventLoopUtilization * 100).toFixed(0)} %, longest block ${l.longestBlockMs.toFixed(0)} ms`,
+    'every call shown, lag p99 ≤ 1 s, event loop ≤ 50 % busy',
+    keepsUp,
+  );
 }
 
 function exportTime(): void {
@@ -169,6 +189,7 @@ function writeReport(): void {
   if (!fs.existsSync(path.join(ROOT, 'dist', 'cli.js'))) throw new Error('run `npm run build` first');
   await latency();
   await store();
+  await live();
   exportTime();
   webview();
   activation();

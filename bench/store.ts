@@ -57,8 +57,10 @@ export interface StoreBenchResult {
   open: { ms: number; coldMs: number };
   query: { filter: string; rows: number; medianMs: number; maxMs: number; serverOutcomeMedianMs: number; textOnlyMedianMs: number; sessionPageMedianMs: number };
   exportRead: { records: number; calls: number; readOnlyMs: number; ms: number; cpuMs: number };
+  /** `mcp-flight export` end to end (audit section included). */
+  exportCli: { ms: number; bytes: number; peakRssBytes: number };
   targets: { ingestMsgPerS: number; memoryBytesPerCall: number; openMs: number; queryMs: number; exportMs: number };
-  pass: { ingest: boolean; memory: boolean; open: boolean; query: boolean; exportRead: boolean };
+  pass: { ingest: boolean; memory: boolean; open: boolean; query: boolean; exportRead: boolean; exportCli: boolean };
 }
 
 const LOREM =
@@ -252,6 +254,11 @@ export async function benchStore(opts: StoreBenchOptions = {}): Promise<StoreBen
     log(`export read: ${records} records (${readOnlyMs.toFixed(0)} ms to read), ${exportCalls} calls assembled in ${exportMs.toFixed(0)} ms (cpu ${exportCpu} ms)`);
     store.close();
 
+    // The whole `mcp-flight export` as a user runs it: a fresh process, the store opened, the
+    // session read, assembled and written with its audit section, the file fsynced and renamed.
+    const cli = exportCli(root, bigSession);
+    log(`mcp-flight export: ${cli.ms} ms, ${(cli.bytes / 1e6).toFixed(0)} MB, peak RSS ${(cli.peakRssBytes / 1e6).toFixed(0)} MB`);
+
     const result: StoreBenchResult = {
       calls: totalCalls,
       records: first.records,
@@ -284,8 +291,9 @@ export async function benchStore(opts: StoreBenchOptions = {}): Promise<StoreBen
         sessionPageMedianMs: round1(median(page.times)),
       },
       exportRead: { records, calls: exportCalls, readOnlyMs: Math.round(readOnlyMs), ms: Math.round(exportMs), cpuMs: exportCpu },
+      exportCli: cli,
       targets: { ingestMsgPerS: 20_000, memoryBytesPerCall: 1024, openMs: 1000, queryMs: 50, exportMs: 3000 },
-      pass: { ingest: false, memory: false, open: false, query: false, exportRead: false },
+      pass: { ingest: false, memory: false, open: false, query: false, exportRead: false, exportCli: false },
     };
     result.pass = {
       ingest: result.ingest.messagesPerSecond >= result.targets.ingestMsgPerS,
@@ -293,6 +301,7 @@ export async function benchStore(opts: StoreBenchOptions = {}): Promise<StoreBen
       open: Math.max(result.open.ms, result.open.coldMs) <= result.targets.openMs,
       query: result.query.medianMs <= result.targets.queryMs,
       exportRead: result.exportRead.ms <= result.targets.exportMs,
+      exportCli: result.exportCli.ms <= result.targets.exportMs,
     };
     return result;
   } finally {
@@ -313,6 +322,26 @@ interface OpenMeasure {
 }
 
 /** Opens the store in a fresh process, so that the memory figure is what the index costs and nothing left over from building it. */
+/** `mcp-flight export` of one session in a child process, timed from spawn to exit, with the child's peak RSS. */
+function exportCli(root: string, sessionId: string): { ms: number; bytes: number; peakRssBytes: number } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcpf-bench-export-'));
+  const out = path.join(dir, 'export.json');
+  const rssFile = path.join(dir, 'rss');
+  // Preloaded into the CLI's process: its own peak RSS, written as it exits.
+  const preload = path.join(dir, 'rss.js');
+  fs.writeFileSync(preload, `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(rssFile)}, String(process.resourceUsage().maxRSS * 1024)));`);
+  try {
+    const cli = path.resolve(__dirname, '..', 'dist', 'cli.js');
+    const t = performance.now();
+    const r = spawnSync(process.execPath, ['-r', preload, cli, 'export', '--store', root, '--session', sessionId, '--out', out], { encoding: 'utf8' });
+    const ms = performance.now() - t;
+    if (r.status !== 0) throw new Error(`mcp-flight export failed: ${r.stderr}`);
+    return { ms: Math.round(ms), bytes: fs.statSync(out).size, peakRssBytes: Number(fs.readFileSync(rssFile, 'utf8')) };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 function measureOpenInChild(root: string, wasmPath?: string): OpenMeasure {
   const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', __filename, '--measure-open', root, ...(wasmPath ? ['--wasm', wasmPath] : [])], { cwd: path.resolve(__dirname, '..'), encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`open measurement failed: ${r.stderr}`);
