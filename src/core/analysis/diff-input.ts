@@ -1,0 +1,67 @@
+import type { ReadExport } from '../export/read';
+import { toExportedCall } from '../export/session-json';
+import type { JournalLocation } from '../model/calls';
+import type { JournalRecord } from '../model/records';
+import { CallAssembler } from './calls';
+import type { DiffableCall, DiffSession } from './diff';
+import { summarizeSession } from './summary';
+
+/**
+ * The two sources of a diff's sessions: a store's journal (records) and an exported file. Both
+ * become exported-call shapes, plus which sides were recorded at capture level "metadata" (the
+ * record says so; the call alone would show an empty result that looks comparable).
+ */
+
+export function diffSessionFromRecords(records: Iterable<{ record: JournalRecord; location?: JournalLocation }>, source: string, facts: { writerAlive: boolean }): DiffSession {
+  const assembler = new CallAssembler({ keepBodies: true });
+  const metadataSeqs = new Set<number>();
+  let lastTs: string | undefined;
+  let sessionId: string | undefined;
+  for (const { record, location } of records) {
+    assembler.add(record, location);
+    if (record.type === 'message' && record.capture === 'metadata') metadataSeqs.add(record.seq);
+    lastTs = record.ts;
+    sessionId ??= record.session_id;
+  }
+  if (sessionId === undefined) throw new Error(`${source}: the session has no records`);
+  const summary = summarizeSession(assembler, { writerAlive: facts.writerAlive, ...(lastTs ? { lastRecordTs: lastTs } : {}) });
+  const calls = [...assembler.calls.values()].map((c) => withCapture(toExportedCall(c), metadataSeqs));
+  return { session_id: summary.session_id, source, started_at: summary.started_at, terminal_state: summary.terminal_state, tool_calls: summary.tool_calls, failed_calls: summary.failed_calls, calls };
+}
+
+export function diffSessionFromExport(doc: ReadExport, source: string): DiffSession {
+  const metadataSeqs = new Set<number>();
+  for (const e of doc.events ?? []) if (e.type === 'message' && e.capture === 'metadata') metadataSeqs.add(e.seq);
+  const s = doc.session;
+  return {
+    session_id: s.session_id,
+    source,
+    started_at: s.started_at ?? null,
+    terminal_state: s.terminal_state ?? null,
+    tool_calls: s.tool_calls ?? null,
+    failed_calls: s.failed_calls ?? null,
+    calls: doc.calls.map((c) => withCapture(c, metadataSeqs)),
+  };
+}
+
+function withCapture<C extends DiffableCall>(c: C, metadataSeqs: Set<number>): C {
+  if (!metadataSeqs.size) return c;
+  const sides: Array<'request' | 'response'> = [];
+  if (metadataSeqs.has(c.request_seq)) sides.push('request');
+  if (c.response_seq !== null && metadataSeqs.has(c.response_seq)) sides.push('response');
+  return sides.length ? { ...c, not_recorded: sides } : c;
+}
+
+/** Finds a call in a session by its id, its request sequence number (digits), or a unique prefix of its id. */
+export function findCall(session: DiffSession, ref: string): DiffableCall | { error: string } {
+  const exact = session.calls.find((c) => c.call_id === ref);
+  if (exact) return exact;
+  if (/^\d+$/.test(ref)) {
+    const bySeq = session.calls.find((c) => c.request_seq === Number(ref));
+    if (bySeq) return bySeq;
+  }
+  const prefixed = session.calls.filter((c) => c.call_id.startsWith(ref));
+  if (prefixed.length === 1) return prefixed[0]!;
+  if (prefixed.length > 1) return { error: `call "${ref}" is ambiguous in session ${session.session_id} (${prefixed.length} calls start with it)` };
+  return { error: `no call "${ref}" in session ${session.session_id} (${session.source})` };
+}
