@@ -265,11 +265,11 @@ describe('diff: two sessions', () => {
 
   it('finds calls by id, request sequence number or unique prefix', () => {
     const s = session('S', [call('a', {}, { call_id: 'conn-1:5', request_seq: 5 }), call('b', {}, { call_id: 'conn-1:50', request_seq: 50 }), call('c', {}, { call_id: 'conn-2:7', request_seq: 7 })]);
-    assert.equal((findCall(s, 'conn-1:5') as DiffableCall).tool, 'a');
-    assert.equal((findCall(s, '50') as DiffableCall).tool, 'b');
-    assert.equal((findCall(s, 'conn-2') as DiffableCall).tool, 'c');
-    assert.match((findCall(s, 'conn-1') as { error: string }).error, /ambiguous/);
-    assert.match((findCall(s, 'nope') as { error: string }).error, /no call "nope"/);
+    assert.equal((findCall(s, 'conn-1:5') as { call: DiffableCall }).call.tool, 'a');
+    assert.equal((findCall(s, '50') as { call: DiffableCall }).call.tool, 'b');
+    assert.equal((findCall(s, 'conn-2') as { call: DiffableCall }).call.tool, 'c');
+    assert.match((findCall(s, 'conn-1') as { problem: string }).problem, /ambiguous/);
+    assert.match((findCall(s, 'nope') as { problem: string }).problem, /no call "nope"/);
   });
 });
 

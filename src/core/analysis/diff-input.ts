@@ -53,15 +53,15 @@ function withCapture<C extends DiffableCall>(c: C, metadataSeqs: Set<number>): C
 }
 
 /** Finds a call in a session by its id, its request sequence number (digits), or a unique prefix of its id. */
-export function findCall(session: DiffSession, ref: string): DiffableCall | { error: string } {
+export function findCall(session: DiffSession, ref: string): { call: DiffableCall } | { problem: string } {
   const exact = session.calls.find((c) => c.call_id === ref);
-  if (exact) return exact;
+  if (exact) return { call: exact };
   if (/^\d+$/.test(ref)) {
     const bySeq = session.calls.find((c) => c.request_seq === Number(ref));
-    if (bySeq) return bySeq;
+    if (bySeq) return { call: bySeq };
   }
   const prefixed = session.calls.filter((c) => c.call_id.startsWith(ref));
-  if (prefixed.length === 1) return prefixed[0]!;
-  if (prefixed.length > 1) return { error: `call "${ref}" is ambiguous in session ${session.session_id} (${prefixed.length} calls start with it)` };
-  return { error: `no call "${ref}" in session ${session.session_id} (${session.source})` };
+  if (prefixed.length === 1) return { call: prefixed[0]! };
+  if (prefixed.length > 1) return { problem: `call "${ref}" is ambiguous in session ${session.session_id} (${prefixed.length} calls start with it)` };
+  return { problem: `no call "${ref}" in session ${session.session_id} (${session.source})` };
 }
