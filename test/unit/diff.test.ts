@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { compareCalls, diffCalls, diffSessions, diffValues, isSlower, matchCalls, type DiffableCall, type DiffSession } from '../../src/core/analysis/diff';
+import { callDocument, compareCalls, diffCalls, diffSessions, diffValues, isSlower, matchCalls, type DiffableCall, type DiffSession } from '../../src/core/analysis/diff';
 import { diffSessionFromExport, diffSessionFromRecords, findCall } from '../../src/core/analysis/diff-input';
 import { formatCallDiffText, formatSessionDiffText, safeText } from '../../src/core/analysis/diff-text';
 import { parseSessionExport } from '../../src/core/export/read';
@@ -344,5 +344,17 @@ describe('diff: sessions from the journal and from exports', () => {
     assert.throws(() => parseSessionExport('{"format":"something/v9","calls":[]}', 'x.json'), /not an MCP Flight Recorder session export/);
     assert.throws(() => parseSessionExport('not json', 'x.json'), /not JSON/);
     assert.throws(() => parseSessionExport('{"format":"mcp-flight.session/v1","session":{"session_id":"s"},"calls":[{"call_id":1}]}', 'x.json'), /calls\[0\]: "call_id"/);
+  });
+});
+
+describe('diff: a call as a side-by-side document', () => {
+  it('sorts members, keeps hostile keys as members, and says what was not recorded', () => {
+    const c = call('echo', JSON.parse('{"z":1,"a":{"y":2,"b":3},"__proto__":{"polluted":true}}'), { output: null, opaque: ['response'] });
+    const doc = callDocument(c);
+    assert.deepEqual(Object.keys(doc.arguments as object), ['__proto__', 'a', 'z']);
+    assert.equal(JSON.stringify(doc.arguments), '{"__proto__":{"polluted":true},"a":{"b":3,"y":2},"z":1}');
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+    assert.match(doc.result as string, /^\[not compared: too large or too deep/);
+    assert.deepEqual(Object.keys(doc).slice(0, 9), ['server', 'method', 'tool', 'direction', 'outcome', 'error', 'duration_ms', 'arguments', 'result']);
   });
 });

@@ -2,6 +2,7 @@ import type { ReadExport } from '../export/read';
 import { toExportedCall } from '../export/session-json';
 import type { JournalLocation } from '../model/calls';
 import type { JournalRecord } from '../model/records';
+import type { Store } from '../store/store';
 import { CallAssembler } from './calls';
 import type { DiffableCall, DiffSession } from './diff';
 import { summarizeSession } from './summary';
@@ -64,4 +65,41 @@ export function findCall(session: DiffSession, ref: string): { call: DiffableCal
   if (prefixed.length === 1) return { call: prefixed[0]! };
   if (prefixed.length > 1) return { problem: `call "${ref}" is ambiguous in session ${session.session_id} (${prefixed.length} calls start with it)` };
   return { problem: `no call "${ref}" in session ${session.session_id} (${session.source})` };
+}
+
+/**
+ * One call of the store, read from its two journal records (not the whole session): what a
+ * call-vs-call comparison needs. Undefined when the index does not know the call.
+ */
+export function diffCallFromStore(store: Store, sessionId: string, callId: string): DiffableCall | undefined {
+  const row = store.call(sessionId, callId);
+  if (!row) return undefined;
+  const { request, response } = store.callBodies(row);
+  const notRecorded: Array<'request' | 'response'> = [];
+  if (request?.type === 'message' && request.capture === 'metadata') notRecorded.push('request');
+  if (response?.type === 'message' && response.capture === 'metadata') notRecorded.push('response');
+  const reqMessage = request?.type === 'message' ? (request.message as { params?: Record<string, unknown> }) : undefined;
+  const input = reqMessage ? (row.method === 'tools/call' ? reqMessage.params?.arguments : reqMessage.params) : undefined;
+  const resMessage = response?.type === 'message' ? (response.message as { result?: unknown; error?: unknown }) : undefined;
+  const output = resMessage ? (resMessage.result ?? resMessage.error) : undefined;
+  return {
+    call_id: row.call_id,
+    session_id: row.session_id,
+    server: { name: row.server, version: row.server_version ?? null },
+    tool: row.tool,
+    method: row.method,
+    direction: row.direction,
+    timestamp: row.timestamp,
+    duration_ms: row.duration_ms ?? null,
+    outcome: row.outcome,
+    error: row.error ?? null,
+    input: input ?? null,
+    input_summary: row.input_summary,
+    output: output ?? null,
+    output_summary: row.output_summary ?? null,
+    opaque: row.opaque ?? [],
+    request_seq: row.request_seq,
+    response_seq: row.response_seq ?? null,
+    ...(notRecorded.length ? { not_recorded: notRecorded } : {}),
+  };
 }

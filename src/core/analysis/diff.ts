@@ -569,3 +569,41 @@ export function diffSessions(a: DiffSession, b: DiffSession, options: DiffOption
 function cmpStr(x: string, y: string): number {
   return x < y ? -1 : x > y ? 1 : 0;
 }
+
+// ---------------------------------------------------------------------------------------------
+// One call as a document, for a side-by-side view (VS Code's diff editor)
+
+/**
+ * A call as a JSON value for a side-by-side diff: identity, outcome, error, duration, then
+ * arguments and result. Object members are sorted (RFC 8785 order) on both sides so a text diff
+ * shows only real differences; what was not recorded in a comparable form says so in place.
+ */
+export function callDocument(c: DiffableCall): Record<string, unknown> {
+  const part = (p: 'input' | 'output', value: unknown): unknown => {
+    const why = unavailable(c, p);
+    return why && why !== 'cancelled' && why !== 'pending' ? `[not compared: ${NOT_COMPARED_TEXT[why]}]` : why ? `[none: ${NOT_COMPARED_TEXT[why]}]` : sortedJson(value ?? null);
+  };
+  return {
+    server: c.server.name,
+    method: c.method,
+    tool: c.tool,
+    direction: c.direction,
+    outcome: c.outcome,
+    error: c.error ? { error_class: c.error.error_class, error_code: c.error.error_code, message: c.error.message } : null,
+    duration_ms: c.duration_ms,
+    arguments: part('input', argumentsOf(c)),
+    result: part('output', c.output),
+    session_id: c.session_id,
+    call_id: c.call_id,
+    timestamp: c.timestamp,
+  };
+}
+
+function sortedJson(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sortedJson);
+  if (!isObject(v)) return v;
+  const out: Record<string, unknown> = {};
+  // defineProperty: a recorded "__proto__" member stays a member, not a prototype.
+  for (const k of Object.keys(v).sort()) Object.defineProperty(out, k, { value: sortedJson(v[k]), enumerable: true, writable: true, configurable: true });
+  return out;
+}
