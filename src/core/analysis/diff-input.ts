@@ -5,6 +5,7 @@ import type { JournalRecord } from '../model/records';
 import type { Store } from '../store/store';
 import { CallAssembler } from './calls';
 import type { DiffableCall, DiffSession } from './diff';
+import { safeText } from './diff-text';
 import { summarizeSession } from './summary';
 
 /**
@@ -64,7 +65,9 @@ export function findCall(session: DiffSession, ref: string): { call: DiffableCal
   const prefixed = session.calls.filter((c) => c.call_id.startsWith(ref));
   if (prefixed.length === 1) return { call: prefixed[0]! };
   if (prefixed.length > 1) return { problem: `call "${ref}" is ambiguous in session ${session.session_id} (${prefixed.length} calls start with it)` };
-  return { problem: `no call "${ref}" in session ${session.session_id} (${session.source})` };
+  const listed = session.calls.slice(0, 20).map((c) => `  ${safeText(c.call_id)}  ${safeText(c.server.name)} · ${safeText(c.tool)}`);
+  const more = session.calls.length > listed.length ? [`  … and ${session.calls.length - listed.length} more`] : [];
+  return { problem: [`no call "${safeText(ref)}" in session ${session.session_id} (${session.source}); its calls:`, ...listed, ...more].join('\n') };
 }
 
 /**
