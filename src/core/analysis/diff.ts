@@ -442,48 +442,48 @@ export function matchCalls(a: DiffableCall[], b: DiffableCall[]): { pairs: Array
   const how = new Array<MatchedPair['match'] | undefined>(a.length);
   const takenB = new Array<boolean>(b.length).fill(false);
 
-  const exact = new Map<string, number[]>();
+  // Queues of B's calls (indexes, in order) with a cursor: the i-th occurrence in A takes the i-th in B.
+  type Queue = { items: number[]; next: number };
+  const take = (q: Queue | undefined): number | undefined => (q && q.next < q.items.length ? q.items[q.next++] : undefined);
+  const enqueue = <K>(m: Map<K, Queue>, k: K, i: number) => {
+    const q = m.get(k);
+    if (q) q.items.push(i);
+    else m.set(k, { items: [i], next: 0 });
+  };
+
+  // Rule 1. Keyed by tool, then by canonical arguments: no long concatenated keys to hash.
+  const exact = new Map<string, Map<string, Queue>>();
   b.forEach((c, i) => {
     const k = argumentKey(c);
     if (k === undefined) return;
-    const key = `${toolKey(c)}\u0000${k}`;
-    let q = exact.get(key);
-    if (!q) exact.set(key, (q = []));
-    q.push(i);
+    const t = toolKey(c);
+    let byArgs = exact.get(t);
+    if (!byArgs) exact.set(t, (byArgs = new Map()));
+    enqueue(byArgs, k, i);
   });
-  const head = new Map<string, number>();
   a.forEach((c, i) => {
-    const k = argumentKey(c);
-    if (k === undefined) return;
-    const key = `${toolKey(c)}\u0000${k}`;
-    const q = exact.get(key);
-    const h = head.get(key) ?? 0;
-    if (q && h < q.length) {
-      pairOfA[i] = q[h]!;
+    const byArgs = exact.get(toolKey(c));
+    const k = byArgs && argumentKey(c);
+    const j = k === undefined ? undefined : take(byArgs!.get(k));
+    if (j !== undefined) {
+      pairOfA[i] = j;
       how[i] = 'arguments';
-      takenB[q[h]!] = true;
-      head.set(key, h + 1);
+      takenB[j] = true;
     }
   });
 
-  const byTool = new Map<string, number[]>();
+  // Rule 2.
+  const byTool = new Map<string, Queue>();
   b.forEach((c, i) => {
-    if (takenB[i]) return;
-    let q = byTool.get(toolKey(c));
-    if (!q) byTool.set(toolKey(c), (q = []));
-    q.push(i);
+    if (!takenB[i]) enqueue(byTool, toolKey(c), i);
   });
-  const toolHead = new Map<string, number>();
   a.forEach((c, i) => {
     if (pairOfA[i] !== undefined) return;
-    const key = toolKey(c);
-    const q = byTool.get(key);
-    const h = toolHead.get(key) ?? 0;
-    if (q && h < q.length) {
-      pairOfA[i] = q[h]!;
+    const j = take(byTool.get(toolKey(c)));
+    if (j !== undefined) {
+      pairOfA[i] = j;
       how[i] = 'position';
-      takenB[q[h]!] = true;
-      toolHead.set(key, h + 1);
+      takenB[j] = true;
     }
   });
 
