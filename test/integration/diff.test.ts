@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallDiffReport, SessionDiffReport } from '../../src/core/analysis/diff';
+import { assertValidDiffReport } from '../helpers/diff-schema';
 import { CLI, EVERYTHING, NODE, requireBuiltCli, tempDir } from '../helpers/env';
 
 /**
@@ -62,6 +63,7 @@ describe('mcp-flight diff', () => {
   });
 
   function assertSessionReport(r: SessionDiffReport): void {
+    assertValidDiffReport(r);
     assert.equal(r.format, 'mcp-flight.diff/v1');
     assert.equal(r.kind, 'sessions');
     assert.equal(r.identical, false);
@@ -116,6 +118,7 @@ describe('mcp-flight diff', () => {
     const r = cli('diff', '--store', store, '--json', sessionB, sessionB);
     assert.equal(r.code, 0, r.stderr);
     const report = JSON.parse(r.stdout) as SessionDiffReport;
+    assertValidDiffReport(report);
     assert.equal(report.identical, true);
     assert.equal(report.counts.changed + report.counts.added + report.counts.missing + report.counts.slower, 0);
     assert.ok(report.counts.unchanged >= 6);
@@ -148,6 +151,7 @@ describe('mcp-flight diff', () => {
     const byId = cli('diff', '--store', store, '--json', `${sessionA}:${pair.a.call_id}`, `${sessionB}:${pair.b.call_id}`);
     assert.equal(byId.code, 1, byId.stderr);
     const r = JSON.parse(byId.stdout) as CallDiffReport;
+    assertValidDiffReport(r);
     assert.equal(r.kind, 'calls');
     assert.deepEqual(r.changes, ['arguments', 'result']);
     assert.deepEqual(r.arguments.changes, [{ path: '/message', change: 'changed', before: 'before', after: 'after' }]);

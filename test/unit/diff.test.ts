@@ -7,6 +7,7 @@ import { parseSessionExport } from '../../src/core/export/read';
 import { exportSessionJsonlToString } from '../../src/core/export/jsonl';
 import { exportSessionToString } from '../../src/core/export/session-json';
 import type { JournalRecord } from '../../src/core/model/records';
+import { assertValidDiffReport } from '../helpers/diff-schema';
 
 let seq = 0;
 function call(tool: string, input: unknown, over: Partial<DiffableCall> = {}): DiffableCall {
@@ -97,6 +98,7 @@ describe('diff: values', () => {
       { path: '/note', a: [m1], b: [m1], same: true },
     ]);
     const differ = diffValues({ token: m1 }, { token: m2 });
+    assertValidDiffReport(diffCalls(call('t', { token: m1, big: 'x'.repeat(400) }), call('t', { token: m2, big: 'y'.repeat(400) })));
     assert.deepEqual(differ.changes, [{ path: '/token', change: 'changed', before: m1, after: m2, redacted: true }]);
     assert.deepEqual(differ.redacted, [{ path: '/token', a: [m1], b: [m2], same: false }]);
     const oneSide = diffValues({ password: 'hunter2' }, { password: '[REDACTED:password:aaaaaa]' });
@@ -127,6 +129,7 @@ describe('diff: two calls', () => {
     const a = call('echo', { message: 'hi' }, { duration_ms: 5 });
     const b = call('get-sum', { message: 'bye' }, { outcome: 'error', duration_ms: 400, error: { error_class: 'tool_error', error_code: 'TOOL_ERROR', message: 'boom', recoverable: false, recovery_action: 'fix_arguments', retry_safe: false }, output: { content: [{ type: 'text', text: 'boom' }], isError: true } });
     const r = diffCalls(a, b);
+    assertValidDiffReport(r);
     assert.equal(r.format, 'mcp-flight.diff/v1');
     assert.equal(r.kind, 'calls');
     assert.equal(r.identical, false);
@@ -215,6 +218,8 @@ describe('diff: two sessions', () => {
     assert.deepEqual(m.added, [6]);
 
     const r = diffSessions(a, b);
+    assertValidDiffReport(r);
+    assert.throws(() => assertValidDiffReport({ ...r, surprise: 1 }), /does not match/, 'the schema is strict');
     assert.equal(r.identical, false);
     assert.deepEqual(r.counts, { matched: 6, unchanged: 4, changed: 2, added: 1, missing: 1, slower: 0, not_fully_compared: 0 });
     assert.deepEqual(r.added.map((c) => c.tool), ['extra']);
@@ -306,6 +311,7 @@ describe('diff: sessions from the journal and from exports', () => {
     const b = diffSessionFromRecords(records('B', { echo: 'hi', capture: 'metadata', opaque: true }).map((record) => ({ record })), 'store:b', { writerAlive: false });
     assert.deepEqual(b.calls[0]!.not_recorded, ['request', 'response']);
     const r = diffSessions(a, b);
+    assertValidDiffReport(r);
     assert.equal(r.counts.matched, 2);
     assert.equal(r.complete, false);
     assert.deepEqual(
