@@ -69,7 +69,12 @@ export async function diffCommand(argv: string[]): Promise<number> {
         const file = path.resolve(ref.session.file);
         const key = `file:${file}`;
         let s = loaded.get(key);
-        if (!s) loaded.set(key, (s = diffSessionFromExport(readSessionExport(file), key)));
+        if (!s) {
+          const doc = readSessionExport(file);
+          // Honest about the input: calls still pending when a JSONL file was cut are not in it.
+          if (!doc.complete) process.stderr.write(`mcp-flight diff: note: ${file} has no summary line (cut short or still being written); calls pending at that point are not in it\n`);
+          loaded.set(key, (s = diffSessionFromExport(doc, key)));
+        }
         return s;
       }
       store ??= await openForReading(values.store);

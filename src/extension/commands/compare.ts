@@ -111,7 +111,9 @@ function loadStoreSession(store: Store, sessionId: string): DiffSession {
 }
 
 function loadFileSession(file: vscode.Uri): DiffSession {
-  return runtime().diffSessionFromExport(runtime().readSessionExport(file.fsPath), `file:${file.fsPath}`);
+  const doc = runtime().readSessionExport(file.fsPath);
+  if (!doc.complete) void vscode.window.showWarningMessage(`${vscode.workspace.asRelativePath(file)} has no summary line (cut short or still being written): calls pending at that point are not in it.`);
+  return runtime().diffSessionFromExport(doc, `file:${file.fsPath}`);
 }
 
 /** A session of the store (newest first), or an exported file. */
