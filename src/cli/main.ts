@@ -6,6 +6,7 @@ import { sessionsCommand } from './commands/sessions';
 import { exportCommand } from './commands/export';
 import { summaryCommand } from './commands/summary';
 import { verifyCommand } from './commands/verify';
+import { diffCommand } from './commands/diff';
 
 /**
  * The `mcp-flight` command: a thin shell over src/core. Anything a command prints for people
@@ -23,6 +24,7 @@ const COMMANDS: Record<string, Command> = {
   export: exportCommand,
   summary: summaryCommand,
   verify: verifyCommand,
+  diff: diffCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

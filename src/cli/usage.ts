@@ -25,6 +25,7 @@ Usage:
   mcp-flight export  [--store DIR] [--session ID|latest] [--format json|jsonl] [--out FILE]
   mcp-flight summary [--store DIR] [--session ID|latest] [--json]
   mcp-flight verify  [--store DIR | FILE] [--key KEY]... [--json]
+  mcp-flight diff    [--store DIR] [--json] SESSION_A SESSION_B | SESSION_A:CALL_A SESSION_B:CALL_B
 
 The store defaults to $MCP_FLIGHT_STORE, else ./.mcp-flight.
 Run "mcp-flight COMMAND --help" for a command's options.`;

@@ -4,6 +4,7 @@ import * as vscode from 'vscode';
 import type { ServerSpec } from '../core/config/servers';
 import { VERSION } from '../core/version';
 import { registerCallTool } from './commands/call-tool';
+import { registerCompareCommands } from './commands/compare';
 import type { CommandContext } from './commands/context';
 import { registerExportCommands } from './commands/export';
 import { registerHistoryCommands, scheduleRetention } from './commands/history';
@@ -64,6 +65,7 @@ export function activate(context: vscode.ExtensionContext): FlightApi {
     registerReplay(ctx),
     registerCallTool(ctx),
     ...registerExportCommands(ctx),
+    ...registerCompareCommands(ctx),
     ...registerHistoryCommands(ctx),
     ...registerServerCommands(ctx, statusBar),
     ...registerRouting(ctx),

@@ -28,6 +28,9 @@ export const Commands = {
   unwrapOtherClients: 'mcpFlight.unwrapOtherClients',
   refresh: 'mcpFlight.refresh',
   showMore: 'mcpFlight.showMore',
+  selectForCompare: 'mcpFlight.selectForCompare',
+  compareWithSelected: 'mcpFlight.compareWithSelected',
+  compareSessions: 'mcpFlight.compareSessions',
 } as const;
 
 export const Views = {
@@ -52,4 +55,6 @@ export const McpProviderId = 'mcpFlight.recorded';
 
 export const ContextKeys = {
   paused: 'mcpFlight.paused',
+  /** A call was picked with "Select for Compare". */
+  compareCallSelected: 'mcpFlight.compareCallSelected',
 } as const;

@@ -12,3 +12,7 @@ export { exportSessionJson } from '../core/export/session-json';
 export { exportSessionJsonl } from '../core/export/jsonl';
 export { ResultSchema } from '@modelcontextprotocol/sdk/types.js';
 export { connect, listTools, callTool } from './servers/sdk-client';
+export { callDocument, compareCalls, diffSessions } from '../core/analysis/diff';
+export { diffCallFromStore, diffSessionFromExport, diffSessionFromRecords } from '../core/analysis/diff-input';
+export { formatSessionDiffText } from '../core/analysis/diff-text';
+export { readSessionExport } from '../core/export/read';
