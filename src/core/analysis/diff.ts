@@ -157,15 +157,8 @@ export interface ToolCounts {
   slower: number;
 }
 
-export interface SessionRef {
-  session_id: string;
-  source: string;
-  started_at: string | null;
-  terminal_state: string | null;
-  tool_calls: number | null;
-  failed_calls: number | null;
-  calls: number;
-}
+/** A compared session as the report names it: its identity, and how many calls it had. */
+export type SessionRef = Omit<DiffSession, 'calls'> & { calls: number };
 
 export interface SessionDiffReport {
   format: typeof DIFF_FORMAT;
