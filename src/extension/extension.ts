@@ -12,6 +12,7 @@ import { registerInspectCommands } from './commands/inspect';
 import { registerNextFailure } from './commands/next-failure';
 import { registerReplay } from './commands/replay';
 import { registerServerCommands } from './commands/servers';
+import { registerVerifyCommand } from './commands/verify';
 import { Flight } from './flight';
 import { Settings, Views } from './ids';
 import { ServerConsent } from './servers/consent';
@@ -64,6 +65,7 @@ export function activate(context: vscode.ExtensionContext): FlightApi {
     registerNextFailure(ctx),
     registerReplay(ctx),
     registerCallTool(ctx),
+    registerVerifyCommand(ctx),
     ...registerExportCommands(ctx),
     ...registerCompareCommands(ctx),
     ...registerHistoryCommands(ctx),

@@ -101,6 +101,15 @@ export class Flight implements vscode.Disposable {
     return replay;
   }
 
+  /**
+   * Seals what this window's journal writer recorded so far with a signed checkpoint (reason
+   * 'manual'), so that verifying or exporting now finds it sealed rather than unsealed. A no-op
+   * before the first recording or when nothing is unsealed; throws when the checkpoint cannot be written.
+   */
+  checkpoint(): void {
+    this.journal?.checkpoint();
+  }
+
   /** Paused: calls are still listed, but only their metadata is recorded — the gap stays visible. */
   setPaused(paused: boolean): void {
     this.paused = paused;

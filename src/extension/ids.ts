@@ -31,6 +31,7 @@ export const Commands = {
   selectForCompare: 'mcpFlight.selectForCompare',
   compareWithSelected: 'mcpFlight.compareWithSelected',
   compareSessions: 'mcpFlight.compareSessions',
+  verifyAuditTrail: 'mcpFlight.verifyAuditTrail',
 } as const;
 
 export const Views = {

@@ -11,6 +11,7 @@ export { openStore } from '../core/store/store';
 export { exportSessionJson } from '../core/export/session-json';
 export { exportSessionJsonl } from '../core/export/jsonl';
 export { ResultSchema } from '@modelcontextprotocol/sdk/types.js';
+export { verifyStore, formatReport, describeFinding } from '../core/audit/verify';
 export { connect, listTools, callTool } from './servers/sdk-client';
 export { callDocument, compareCalls, diffSessions } from '../core/analysis/diff';
 export { diffCallFromStore, diffSessionFromExport, diffSessionFromRecords } from '../core/analysis/diff-input';

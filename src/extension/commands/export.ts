@@ -30,6 +30,15 @@ export function registerExportCommands(ctx: CommandContext): vscode.Disposable[]
       });
       if (!target) return;
       const jsonl = target.fsPath.endsWith('.jsonl');
+      // A live session's latest records are sealed first, so the export verifies fully rather than "unsealed".
+      if (session.writer_alive !== false) {
+        try {
+          ctx.flight.checkpoint();
+          store.catchUp();
+        } catch (err) {
+          ctx.flight.output.warn(`export: could not seal the live session first (${(err as Error).message}); its latest records export as unsealed`);
+        }
+      }
       await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Exporting session ${session.session_id.slice(0, 8)}…`, cancellable: false }, async (progress) => {
         const temp = `${target.fsPath}.partial`;
         const fd = fs.openSync(temp, 'w', 0o600);
