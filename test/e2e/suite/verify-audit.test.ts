@@ -1,8 +1,10 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { suite, suiteSetup, test } from 'mocha';
 import * as vscode from 'vscode';
+import { verifyExport } from '../../../src/core/audit/verify';
 import type { ServerSpec } from '../../../src/core/config/servers';
 import type { AuditVerification } from '../../../src/extension/commands/verify';
 import type { FlightApi } from '../../../src/extension/extension';
@@ -76,6 +78,28 @@ suite('Verify Audit Trail', function () {
     const doc = vscode.window.activeTextEditor?.document;
     assert.equal(doc?.uri.scheme, 'mcp-flight');
     assert.match(doc!.getText(), /Checks:[\s\S]*hash-chain[\s\S]*Result: /);
+  });
+
+  test('exporting the live session seals it first: the export verifies as intact, not unsealed', async () => {
+    // Something recorded after the last seal, so there is something to seal.
+    const handle = await api.flight.serve(everythingSpec());
+    const init = await post(handle.url, handle.headers, { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'verify-e2e', version: '1' } } });
+    assert.equal(init.status, 200);
+    const sessionId = api.flight.sessionId;
+    assert.ok(sessionId, 'this window is recording');
+    await api.flight.refresh();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcpf-e2e-verify-export-'));
+    try {
+      for (const name of ['session.json', 'session.jsonl']) {
+        const target = vscode.Uri.file(path.join(dir, name));
+        await vscode.commands.executeCommand('mcpFlight.exportSession', { session_id: sessionId }, target);
+        const report = verifyExport(target.fsPath);
+        assert.equal(report.verdict, 'intact', `${name}: ${report.summary}`);
+        assert.equal(report.stats.unsealed, 0);
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('a byte flipped in a journal segment: not intact, the first bad record named with its line and why', async () => {
