@@ -15,6 +15,7 @@ import { registerServerCommands } from './commands/servers';
 import { registerVerifyCommand } from './commands/verify';
 import { Flight } from './flight';
 import { Settings, Views } from './ids';
+import { PROTECTED_SETTINGS, workspaceOverrides } from './settings';
 import { ServerConsent } from './servers/consent';
 import { recordedServers, resolveInputs } from './servers/configured-servers';
 import { RecordedServerProvider } from './servers/definition-provider';
@@ -74,9 +75,12 @@ export function activate(context: vscode.ExtensionContext): FlightApi {
     ...registerOtherClients(ctx),
     scheduleRetention(ctx),
     vscode.workspace.onDidChangeConfiguration((e) => {
-      if (e.affectsConfiguration(`${Settings.section}.${Settings.captureLevel}`)) flight.applySettings();
+      if (e.affectsConfiguration(`${Settings.section}.${Settings.captureLevel}`) || e.affectsConfiguration(`${Settings.section}.redaction`)) flight.applySettings();
+      if (PROTECTED_SETTINGS.some((k) => e.affectsConfiguration(`${Settings.section}.${k}`))) warnAboutWorkspaceOverrides(output);
     }),
   );
+
+  setTimeout(() => warnAboutWorkspaceOverrides(output), 0);
 
   // Sessions recorded earlier, or by other recorders, show up without waiting for a first call.
   if (flight.storeRoot && fs.existsSync(path.join(flight.storeRoot, 'store.json'))) {
@@ -107,6 +111,19 @@ export function activate(context: vscode.ExtensionContext): FlightApi {
   const activationMs = performance.now() - started + (load?.end !== undefined ? load.end - load.start : 0);
   output.info(`activated in ${activationMs.toFixed(1)} ms (module load included)`);
   return { version: VERSION, flight, tree, activationMs, grantConsent: (spec) => consent.grant(spec) };
+}
+
+let warnedOverrides = '';
+/** A workspace's settings tried to weaken recording (settings.ts PROTECTED_SETTINGS): ignored, and said so once per change. */
+function warnAboutWorkspaceOverrides(output: vscode.LogOutputChannel): void {
+  const keys = workspaceOverrides();
+  const text = keys.join(', ');
+  if (text === warnedOverrides) return;
+  warnedOverrides = text;
+  if (!keys.length) return;
+  const message = `This workspace's settings set ${text}. MCP Flight Recorder ignores them: what is recorded, redacted and kept is decided by your user settings only, so a cloned repository cannot weaken the audit trail.`;
+  output.warn(message);
+  void vscode.window.showWarningMessage(message);
 }
 
 export function deactivate(): void {}

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { ServerSpec } from '../core/config/servers';
 import type { Disposable as CoreDisposable } from '../core/model/events';
+import type { Redactor } from '../core/audit/redaction';
 import type { JournalRecord } from '../core/model/records';
 import type { Recorder } from '../core/recording/recorder';
 import type { EndpointServerHandle, RecordingHttpEndpoint } from '../core/recording/upstream/http-endpoint';
@@ -84,7 +85,7 @@ export class Flight implements vscode.Disposable {
       const root = this.storeRoot;
       if (!root) throw new Error('Open a folder to record MCP sessions: the store lives in the workspace.');
       this.journal = runtime().JournalWriter.open(root);
-      this.recorderInstance = new (runtime().Recorder)({ kind: 'extension', journal: this.journal, capture: this.captureLevel() });
+      this.recorderInstance = new (runtime().Recorder)({ kind: 'extension', journal: this.journal, capture: this.captureLevel(), redactor: this.redactor() });
       this.recorderInstance.onRecord((r) => this.onRecord(r));
       this.output.info(`recording session ${this.recorderInstance.sessionId} into ${root}`);
       // The views follow the store, so it opens as soon as there is something to show.
@@ -96,7 +97,7 @@ export class Flight implements vscode.Disposable {
   /** A separate session for replays, linked to the call it replays, in the same journal. */
   replayRecorder(of: { session_id: string; call_id: string }): Recorder {
     this.recorder();
-    const replay = new (runtime().Recorder)({ kind: 'replay', journal: this.journal!, replayOf: of, capture: this.captureLevel() });
+    const replay = new (runtime().Recorder)({ kind: 'replay', journal: this.journal!, replayOf: of, capture: this.captureLevel(), redactor: this.redactor() });
     replay.onRecord((r) => this.onRecord(r));
     return replay;
   }
@@ -116,9 +117,35 @@ export class Flight implements vscode.Disposable {
     if (this.recorderInstance) this.recorderInstance.capture = this.captureLevel();
   }
 
-  /** The capture setting changed. */
+  /** The capture or redaction settings changed. */
   applySettings(): void {
-    if (this.recorderInstance) this.recorderInstance.capture = this.captureLevel();
+    if (!this.recorderInstance) return;
+    this.recorderInstance.capture = this.captureLevel();
+    this.recorderInstance.redactor = this.redactor();
+  }
+
+  private redactorCache?: { key: string; redactor: Redactor };
+  private reportedRedactionErrors = '';
+  /**
+   * The Redactor for the user's `mcpFlight.redaction.*` settings (user or remote settings only).
+   * Refused entries are reported — in the log and as an error notification, once per distinct
+   * set — and the valid ones still apply: recording goes on, redacting at least the built-ins.
+   */
+  redactor(): Redactor {
+    const raw = readSettings().redaction;
+    const key = JSON.stringify(raw);
+    if (this.redactorCache?.key === key) return this.redactorCache.redactor;
+    const rt = runtime();
+    const { options, errors } = rt.checkRedactionSettings(raw, 'mcpFlight.redaction');
+    const text = errors.join('\n');
+    if (errors.length && text !== this.reportedRedactionErrors) {
+      for (const e of errors) this.output.error(e);
+      void vscode.window.showErrorMessage(`${errors.length} redaction setting${errors.length === 1 ? ' was' : 's were'} refused and will not apply: ${errors[0]}${errors.length > 1 ? ` (and ${errors.length - 1} more in the MCP Flight Recorder log)` : ''}`);
+    }
+    this.reportedRedactionErrors = text;
+    const redactor = rt.isDefaultRedaction(options) ? rt.defaultRedactorInstance() : rt.redactorWithSettings(options);
+    this.redactorCache = { key, redactor };
+    return redactor;
   }
 
   private captureLevel(): 'full' | 'metadata' {

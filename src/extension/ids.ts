@@ -50,6 +50,9 @@ export const Settings = {
   retentionMaxSizeMB: 'retention.maxSizeMB',
   requestTimeoutSeconds: 'requestTimeoutSeconds',
   notifyOnFailure: 'notifyOnFailure',
+  redactionExtraPatterns: 'redaction.extraPatterns',
+  redactionAllowKeys: 'redaction.allowKeys',
+  redactionAllowValues: 'redaction.allowValues',
 } as const;
 
 export const McpProviderId = 'mcpFlight.recorded';

@@ -12,6 +12,8 @@ export { exportSessionJson } from '../core/export/session-json';
 export { exportSessionJsonl } from '../core/export/jsonl';
 export { ResultSchema } from '@modelcontextprotocol/sdk/types.js';
 export { verifyStore, formatReport, describeFinding } from '../core/audit/verify';
+export { checkRedactionSettings, isDefaultRedaction, redactorWithSettings } from '../core/audit/redaction-settings';
+export { defaultRedactorInstance } from '../core/audit/redaction';
 export { connect, listTools, callTool } from './servers/sdk-client';
 export { callDocument, compareCalls, diffSessions } from '../core/analysis/diff';
 export { diffCallFromStore, diffSessionFromExport, diffSessionFromRecords } from '../core/analysis/diff-input';

@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import type { RedactionSettings } from '../core/audit/redaction-settings';
 import { Settings } from './ids';
 
 /** The extension's settings, read in one place with their defaults. */
@@ -10,6 +11,31 @@ export interface FlightSettings {
   retentionMaxSizeMB: number;
   requestTimeoutSeconds: number;
   notifyOnFailure: boolean;
+  redaction: RedactionSettings;
+}
+
+/**
+ * Settings a cloned repository must not be able to weaken — what is recorded (capture level,
+ * servers left out), how long it is kept (retention), what is redacted (redaction lists, which
+ * could also swallow the evidence whole). They are `machine`-scoped in package.json, so VS Code
+ * takes them from user (or remote-machine) settings only; and they are read here from those
+ * values alone, so a workspace or folder value is ignored even where VS Code would pass it on.
+ * `workspaceOverrides()` names the ones a workspace tried to set, for a visible warning.
+ */
+export const PROTECTED_SETTINGS: readonly string[] = [
+  Settings.captureLevel,
+  Settings.disabledServers,
+  Settings.retentionMaxAgeDays,
+  Settings.retentionMaxSizeMB,
+  Settings.redactionExtraPatterns,
+  Settings.redactionAllowKeys,
+  Settings.redactionAllowValues,
+];
+
+/** A protected setting's value from user (or remote-machine) settings, else its default; never a workspace's. */
+function userLevel<T>(c: vscode.WorkspaceConfiguration, key: string): T | undefined {
+  const i = c.inspect<T>(key);
+  return i ? (i.globalValue ?? i.defaultValue) : c.get<T>(key);
 }
 
 export function readSettings(scope?: vscode.ConfigurationScope): FlightSettings {
@@ -17,11 +43,38 @@ export function readSettings(scope?: vscode.ConfigurationScope): FlightSettings 
   const c = vscode.workspace.getConfiguration(Settings.section, scope ?? null);
   return {
     storePath: c.get<string>(Settings.storePath) || '.mcp-flight',
-    captureLevel: c.get<'full' | 'metadata'>(Settings.captureLevel) === 'metadata' ? 'metadata' : 'full',
-    disabledServers: c.get<string[]>(Settings.disabledServers) ?? [],
-    retentionMaxAgeDays: c.get<number>(Settings.retentionMaxAgeDays) ?? 30,
-    retentionMaxSizeMB: c.get<number>(Settings.retentionMaxSizeMB) ?? 1024,
+    captureLevel: userLevel<string>(c, Settings.captureLevel) === 'metadata' ? 'metadata' : 'full',
+    disabledServers: arrayOf<string>(userLevel(c, Settings.disabledServers)).filter((s) => typeof s === 'string'),
+    retentionMaxAgeDays: numberOr(userLevel(c, Settings.retentionMaxAgeDays), 30),
+    retentionMaxSizeMB: numberOr(userLevel(c, Settings.retentionMaxSizeMB), 1024),
     requestTimeoutSeconds: c.get<number>(Settings.requestTimeoutSeconds) ?? 0,
     notifyOnFailure: c.get<boolean>(Settings.notifyOnFailure) ?? true,
+    redaction: {
+      extraPatterns: userLevel(c, Settings.redactionExtraPatterns),
+      allowKeys: userLevel(c, Settings.redactionAllowKeys),
+      allowValues: userLevel(c, Settings.redactionAllowValues),
+    },
   };
+}
+
+/** The protected settings (full ids) that a workspace or folder setting tries to set — and that are ignored. */
+export function workspaceOverrides(): string[] {
+  const out = new Set<string>();
+  const scopes: Array<vscode.ConfigurationScope | null> = [null, ...(vscode.workspace.workspaceFolders ?? []).map((f) => f.uri)];
+  for (const scope of scopes) {
+    const c = vscode.workspace.getConfiguration(Settings.section, scope);
+    for (const key of PROTECTED_SETTINGS) {
+      const i = c.inspect(key);
+      if (i && (i.workspaceValue !== undefined || i.workspaceFolderValue !== undefined)) out.add(`${Settings.section}.${key}`);
+    }
+  }
+  return [...out].sort();
+}
+
+function arrayOf<T>(v: unknown): T[] {
+  return Array.isArray(v) ? (v as T[]) : [];
+}
+
+function numberOr(v: unknown, fallback: number): number {
+  return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : fallback;
 }

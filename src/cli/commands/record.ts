@@ -6,11 +6,12 @@ import { RecordingProxy } from '../../core/recording/proxy';
 import { Recorder } from '../../core/recording/recorder';
 import { StdioUpstreamChannel } from '../../core/recording/upstream/stdio';
 import { JournalWriter } from '../../core/store/journal';
+import { redactorFromFile } from '../redaction-file';
 import { storeDir, UsageError } from '../usage';
 
 const HELP = `Usage:
-  mcp-flight record [--store DIR] [--name NAME] [--timeout-ms N] -- COMMAND [ARGS...]
-  mcp-flight record [--store DIR] [--name NAME] [--timeout-ms N] --url URL [--header "K: V"]... [--transport http|sse]
+  mcp-flight record [--store DIR] [--name NAME] [--timeout-ms N] [--redaction FILE] -- COMMAND [ARGS...]
+  mcp-flight record [--store DIR] [--name NAME] [--timeout-ms N] [--redaction FILE] --url URL [--header "K: V"]... [--transport http|sse]
 
 Acts as a stdio MCP server for the client that starts it, launches (or connects to) the real
 server, and records every message in both directions into the store. Nothing but protocol bytes
@@ -20,6 +21,10 @@ Options:
   --store DIR        the store (default: $MCP_FLIGHT_STORE, else ./.mcp-flight)
   --name NAME        the server's name in the record (default: the command's or host's name)
   --timeout-ms N     answer a request the server has not answered after N ms (0 = never; default 0)
+  --redaction FILE   extra redaction patterns and allow-lists, as JSON:
+                     {"extraPatterns":[{"kind":"acme_key","regex":"ACME-[0-9A-F]{16}"}],
+                      "allowKeys":["session_token"],"allowValues":["…",{"regex":"…"}]}
+                     (docs/redaction.md); an invalid entry stops the command (exit 2)
   --url URL          record a remote server instead of launching a command
   --header "K: V"    a header for the remote server (repeatable)
   --transport T      http (Streamable HTTP, default) or sse (legacy)`;
@@ -28,6 +33,7 @@ const OPTIONS = {
   store: { type: 'string' },
   name: { type: 'string' },
   'timeout-ms': { type: 'string' },
+  redaction: { type: 'string' },
   url: { type: 'string' },
   header: { type: 'string', multiple: true },
   transport: { type: 'string' },
@@ -61,8 +67,9 @@ export async function recordCommand(argv: string[]): Promise<number> {
   const timeoutMs = values['timeout-ms'] === undefined ? 0 : Number(values['timeout-ms']);
   if (!Number.isFinite(timeoutMs) || timeoutMs < 0) throw new UsageError('--timeout-ms must be a number of milliseconds');
 
+  const redactor = redactorFromFile(values.redaction);
   const journal = JournalWriter.open(storeDir(values.store));
-  const recorder = new Recorder({ kind: 'cli-record', journal });
+  const recorder = new Recorder({ kind: 'cli-record', journal, ...(redactor ? { redactor } : {}) });
   const target = targetOf(spec);
   const connection = recorder.openConnection(target, 'stdio');
   const downstream = openDownstream(spec, connection);

@@ -5,10 +5,11 @@ import { parseMcpConfig } from '../../core/config/mcp-json';
 import { Recorder } from '../../core/recording/recorder';
 import { RecordingHttpEndpoint } from '../../core/recording/upstream/http-endpoint';
 import { JournalWriter } from '../../core/store/journal';
+import { redactorFromFile } from '../redaction-file';
 import { CommandError, storeDir, UsageError } from '../usage';
 
 const HELP = `Usage:
-  mcp-flight serve [--store DIR] [--port N] [--config FILE] [--timeout-ms N]
+  mcp-flight serve [--store DIR] [--port N] [--config FILE] [--timeout-ms N] [--redaction FILE]
 
 Serves every server of an MCP config file over Streamable HTTP on 127.0.0.1 through the
 recorder — the same endpoint the VS Code extension uses — and prints each server's URL and
@@ -20,6 +21,10 @@ Options:
   --config FILE    the config, in the .vscode/mcp.json format ("servers"; "mcpServers" also read)
                    (default: .vscode/mcp.json). \${input:ID} values come from $MCP_FLIGHT_INPUT_ID.
   --timeout-ms N   answer a request the server has not answered after N ms (0 = never; default 0)
+  --redaction FILE extra redaction patterns and allow-lists, as JSON:
+                   {"extraPatterns":[{"kind":"acme_key","regex":"ACME-[0-9A-F]{16}"}],
+                    "allowKeys":["session_token"],"allowValues":["…",{"regex":"…"}]}
+                   (docs/redaction.md); an invalid entry stops the command (exit 2)
   --json           print the servers as one JSON line instead of text`;
 
 export async function serveCommand(argv: string[]): Promise<number> {
@@ -31,6 +36,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       port: { type: 'string' },
       config: { type: 'string' },
       'timeout-ms': { type: 'string' },
+      redaction: { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -44,6 +50,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('--port must be a port number');
   const timeoutMs = values['timeout-ms'] === undefined ? 0 : Number(values['timeout-ms']);
   if (!Number.isFinite(timeoutMs) || timeoutMs < 0) throw new UsageError('--timeout-ms must be a number of milliseconds');
+
+  const redactor = redactorFromFile(values.redaction);
 
   const configFile = path.resolve(values.config ?? path.join('.vscode', 'mcp.json'));
   let text: string;
@@ -61,7 +69,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
   if (!config.servers.length) throw new CommandError(`no usable servers in ${configFile}`);
 
   const journal = JournalWriter.open(storeDir(values.store));
-  const recorder = new Recorder({ kind: 'cli-serve', journal });
+  const recorder = new Recorder({ kind: 'cli-serve', journal, ...(redactor ? { redactor } : {}) });
   const endpoint = new RecordingHttpEndpoint({ recorder, port, requestTimeoutMs: timeoutMs });
   await endpoint.start();
   const served = config.servers.map((spec) => ({ name: spec.name, ...endpoint.addServer(spec) }));

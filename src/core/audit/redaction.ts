@@ -55,6 +55,8 @@ export interface RedactorOptions {
   allowKeys?: string[];
   /** Exact values that are never redacted (e.g. a public test token). */
   allowValues?: string[];
+  /** Values that are never redacted when a pattern matches them whole (from settings; checked by redaction-settings.ts). */
+  allowPatterns?: Array<RegExp | string>;
 }
 
 /** What was replaced, without the secret: where (a JSON Pointer into the recorded value) and what kind. */
@@ -244,12 +246,15 @@ export class Redactor {
   private readonly extra: Array<{ kind: string; re: RegExp }>;
   private readonly allowKeys: Set<string>;
   private readonly allowValues: Set<string>;
+  private readonly allowPatterns: RegExp[];
   private readonly keyCache = new Map<string, string | null>();
 
   constructor(options: RedactorOptions = {}) {
     this.key = options.fingerprintKey && options.fingerprintKey.length > 0 ? Buffer.from(options.fingerprintKey) : PROCESS_KEY;
     this.allowKeys = new Set([...DEFAULT_ALLOW_KEYS, ...(options.allowKeys ?? [])].map(normaliseKey));
     this.allowValues = new Set(options.allowValues ?? []);
+    // Anchored: an allow pattern exempts a value it matches whole, never one that merely contains a match.
+    this.allowPatterns = (options.allowPatterns ?? []).map((p) => (typeof p === 'string' ? new RegExp(`^(?:${p})$`) : new RegExp(`^(?:${p.source})$`, p.flags.replace(/[gy]/g, ''))));
     this.extra = (options.extraPatterns ?? []).map((p) => {
       const re = typeof p.regex === 'string' ? new RegExp(p.regex, 'g') : new RegExp(p.regex.source, p.regex.flags.replace(/[gy]/g, '') + 'g');
       return { kind: sanitiseKind(p.kind), re };
@@ -274,6 +279,13 @@ export class Redactor {
     this.trigger = new RegExp(source, 'gi');
     // On raw JSON text only: \u-escaped ASCII and escaped slashes can hide an anchor from the text as written.
     this.prefilter = new RegExp(`${source}|\\\\u00[2-7][0-9a-f]|\\\\/`, 'i');
+  }
+
+  /** A value the settings say is not a secret (exactly, or matched whole by an allow pattern). */
+  private allowed(value: string): boolean {
+    if (this.allowValues.has(value)) return true;
+    for (const p of this.allowPatterns) if (p.test(value)) return true;
+    return false;
   }
 
   /** The marker that replaces `secret`. */
@@ -556,7 +568,7 @@ export class Redactor {
 
   private redactableUnderKey(s: string): boolean {
     const t = s.trim();
-    if (t === '' || PLACEHOLDER.test(t) || INTERPOLATION.test(t) || this.allowValues.has(s)) return false;
+    if (t === '' || PLACEHOLDER.test(t) || INTERPOLATION.test(t) || this.allowed(s)) return false;
     // Already redacted ("Bearer [REDACTED:bearer_token:…]"): nothing of substance left.
     if (t.includes('[REDACTED:') && alnumCount(t.replace(MARKER_PATTERN, '')) < 8) return false;
     return true;
@@ -613,10 +625,10 @@ export class Redactor {
         if ('detector' in action) {
           if (at < covered) continue;
           const found = action.detector.match(s, at, scratch);
-          if (found && !this.allowValues.has(s.slice(found.start, found.end))) {
+          if (found && !this.allowed(s.slice(found.start, found.end))) {
             matches.push(found);
             if (found.priority === VALUE_PRIORITY && found.end > covered) covered = found.end;
-            if (found.kind === 'aws_access_key_id') for (const x of awsSecretsNear(s, found.start, found.end)) if (!this.allowValues.has(s.slice(x.start, x.end))) matches.push(x);
+            if (found.kind === 'aws_access_key_id') for (const x of awsSecretsNear(s, found.start, found.end)) if (!this.allowed(s.slice(x.start, x.end))) matches.push(x);
           }
         } else if ('key' in action) {
           keyHit = true;
@@ -636,7 +648,7 @@ export class Redactor {
     for (const { literal, detector } of this.byCaseSensitive) {
       for (let at = s.indexOf(literal); at !== -1; at = s.indexOf(literal, at + 1)) {
         const found = detector.match(s, at, scratch);
-        if (found && !this.allowValues.has(s.slice(found.start, found.end))) matches.push(found);
+        if (found && !this.allowed(s.slice(found.start, found.end))) matches.push(found);
       }
     }
     for (const x of this.extra) {
@@ -649,7 +661,7 @@ export class Redactor {
         }
         const secret = em[1] ?? em[0];
         const start = em.index + (em[1] !== undefined ? em[0].indexOf(em[1]) : 0);
-        if (secret !== '' && !this.allowValues.has(secret)) matches.push({ start, end: start + secret.length, kind: x.kind, priority: VALUE_PRIORITY });
+        if (secret !== '' && !this.allowed(secret)) matches.push({ start, end: start + secret.length, kind: x.kind, priority: VALUE_PRIORITY });
       }
     }
     // A percent-encoded neighbour ("%22ghp_…": the 2 of %22 touches the token) hides a token from its detector: decode and look again.
@@ -970,14 +982,18 @@ let defaultRedactor: Redactor | undefined;
  */
 export function defaultRedactorInstance(): Redactor {
   if (!defaultRedactor) {
-    let fingerprintKey: Buffer | undefined;
-    try {
-      const keys = loadAuditKeys({ create: true });
-      if (keys) fingerprintKey = crypto.createHmac('sha256', keys.macKey).update('mcp-flight redaction fingerprint v1').digest();
-    } catch {
-      fingerprintKey = undefined;
-    }
+    const fingerprintKey = userFingerprintKey();
     defaultRedactor = new Redactor(fingerprintKey ? { fingerprintKey } : {});
   }
   return defaultRedactor;
+}
+
+/** The fingerprint key derived from the user-level audit secret (created if need be), or undefined when there is none to be had. */
+export function userFingerprintKey(): Buffer | undefined {
+  try {
+    const keys = loadAuditKeys({ create: true });
+    return keys ? crypto.createHmac('sha256', keys.macKey).update('mcp-flight redaction fingerprint v1').digest() : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -60,7 +60,8 @@ export class Recorder {
   private readonly maxStructuredBytes: number;
   /** "metadata" keeps only envelopes (the setting, or recording paused); changeable at any time. */
   capture: CaptureLevel;
-  readonly redactor: Redactor;
+  /** Replaceable at any time (the extension's redaction settings changed); the next record uses the new one. */
+  redactor: Redactor;
   private readonly onRecordEmitter = new Emitter<JournalRecord>();
   /** Every record, after it reached the journal. */
   readonly onRecord = this.onRecordEmitter.event;
