@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { fillMarkers, findMarkers } from '../../core/audit/markers';
 import type { ConnectionInfo } from '../../core/model/calls';
 import { Commands } from '../ids';
 import { runtime } from '../lazy';
@@ -6,8 +7,6 @@ import { specForServer } from '../servers/direct-call';
 import { callRefOf } from './call-ref';
 import { sourceOf, type CommandContext } from './context';
 
-/** Redaction markers (`[REDACTED:kind:fingerprint]`) stand for values that were never recorded. */
-const REDACTED = /^\[REDACTED:[^\]]+\]$/;
 
 /**
  * Replay: sends a recorded call again to the same server — as recorded, or with edited
@@ -46,14 +45,15 @@ export function registerReplay(ctx: CommandContext): vscode.Disposable {
       if (edited === undefined) return;
       input = edited as Record<string, unknown>;
     }
-    const filled = await askForRedacted(input ?? {});
+    const filled = await askForRedacted(input ?? {}, (v) => ctx.flight.redactor().fingerprint(v));
     if (filled === undefined) return;
 
     const store = ref.source ? undefined : await ctx.flight.store();
     const connection: ConnectionInfo | undefined = store?.connections(ref.session_id).find((c) => c.server === row.server)?.info;
+    // The confirmation shows the arguments as recorded — markers, not the secrets just typed in.
     if (row.method === 'tools/call' && !safeToRepeat(connection, row.tool)) {
       const go = 'Replay';
-      const answer = await vscode.window.showWarningMessage(`"${row.tool}" is not marked read-only or idempotent: replaying it may change something again.`, { modal: true, detail: `Server: ${row.server}\nArguments: ${JSON.stringify(filled).slice(0, 500)}` }, go);
+      const answer = await vscode.window.showWarningMessage(`"${row.tool}" is not marked read-only or idempotent: replaying it may change something again.`, { modal: true, detail: `Server: ${row.server}\nArguments: ${JSON.stringify(input ?? {}).slice(0, 500)}` }, go);
       if (answer !== go) return;
     }
 
@@ -108,29 +108,36 @@ async function editJson(value: unknown, title: string): Promise<unknown> {
   }
 }
 
-/** Walks the arguments and asks for every redacted value; undefined when the user cancels. */
-export async function askForRedacted(value: unknown, path = ''): Promise<unknown> {
-  if (typeof value === 'string' && REDACTED.test(value)) {
-    const answer = await vscode.window.showInputBox({ title: 'A recorded value was redacted', prompt: `Value for ${path || 'the argument'} (recorded as ${value})`, password: true, ignoreFocusOut: true });
-    return answer;
+/**
+ * Asks for the value of every redaction marker in the arguments — whole values, and markers
+ * inside longer strings and property names alike — once per distinct marker (one secret, one
+ * fingerprint), and fills it in at every occurrence. undefined when the user cancels.
+ * `fingerprintOf` checks an answer against the marker's fingerprint: a mismatch is a warning, not
+ * a refusal (the secret may have been rotated, or recorded with another user's key).
+ */
+export async function askForRedacted(value: unknown, fingerprintOf?: (secret: string) => string): Promise<unknown> {
+  const markers = findMarkers(value);
+  const answers = new Map<string, string>();
+  for (const [i, m] of markers.entries()) {
+    const where = m.paths.slice(0, 3).map((p) => p || '(the arguments)').join(', ') + (m.paths.length > 3 ? ` and ${m.paths.length - 3} more` : '');
+    const answer = await vscode.window.showInputBox({
+      title: `A recorded value was redacted${markers.length > 1 ? ` (${i + 1} of ${markers.length})` : ''}`,
+      prompt: `Value for ${m.marker} (${m.kind}), used ${m.count === 1 ? 'once' : `${m.count} times`}: ${where}`,
+      password: true,
+      ignoreFocusOut: true,
+      validateInput: (v) => {
+        if (!fingerprintOf || v === '') return undefined;
+        let fp: string | undefined;
+        try {
+          fp = fingerprintOf(v);
+        } catch {
+          return undefined;
+        }
+        return fp === m.fingerprint ? undefined : { message: `Not the recorded value: its fingerprint is ${fp}, the marker's ${m.fingerprint} (fine if the secret changed since).`, severity: vscode.InputBoxValidationSeverity.Warning };
+      },
+    });
+    if (answer === undefined) return undefined;
+    answers.set(m.marker, answer);
   }
-  if (Array.isArray(value)) {
-    const out: unknown[] = [];
-    for (let i = 0; i < value.length; i++) {
-      const v = await askForRedacted(value[i], `${path}[${i}]`);
-      if (v === undefined && value[i] !== undefined) return undefined;
-      out.push(v);
-    }
-    return out;
-  }
-  if (typeof value === 'object' && value !== null) {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) {
-      const r = await askForRedacted(v, path ? `${path}.${k}` : k);
-      if (r === undefined && v !== undefined) return undefined;
-      out[k] = r;
-    }
-    return out;
-  }
-  return value;
+  return fillMarkers(value, answers);
 }
