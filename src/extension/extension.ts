@@ -15,7 +15,7 @@ import { registerServerCommands } from './commands/servers';
 import { registerVerifyCommand } from './commands/verify';
 import { Flight } from './flight';
 import { Settings, Views } from './ids';
-import { PROTECTED_SETTINGS, workspaceOverrides } from './settings';
+import { workspaceOverrides } from './settings';
 import { ServerConsent } from './servers/consent';
 import { recordedServers, resolveInputs } from './servers/configured-servers';
 import { RecordedServerProvider } from './servers/definition-provider';
@@ -35,6 +35,8 @@ export interface FlightApi {
   activationMs: number;
   /** Grants launch consent for a server, as the user's "Allow" would. */
   grantConsent(spec: ServerSpec): Promise<void>;
+  /** Security settings this workspace tries to set, which are ignored (and warned about). */
+  ignoredWorkspaceSettings(): string[];
 }
 
 /**
@@ -76,11 +78,11 @@ export function activate(context: vscode.ExtensionContext): FlightApi {
     scheduleRetention(ctx),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration(`${Settings.section}.${Settings.captureLevel}`) || e.affectsConfiguration(`${Settings.section}.redaction`)) flight.applySettings();
-      if (PROTECTED_SETTINGS.some((k) => e.affectsConfiguration(`${Settings.section}.${k}`))) warnAboutWorkspaceOverrides(output);
+      if (e.affectsConfiguration(Settings.section)) warnAboutWorkspaceOverrides(output);
     }),
   );
 
-  setTimeout(() => warnAboutWorkspaceOverrides(output), 0);
+  context.subscriptions.push(watchWorkspaceOverrides(output));
 
   // Sessions recorded earlier, or by other recorders, show up without waiting for a first call.
   if (flight.storeRoot && fs.existsSync(path.join(flight.storeRoot, 'store.json'))) {
@@ -110,7 +112,20 @@ export function activate(context: vscode.ExtensionContext): FlightApi {
   const load = (globalThis as { __mcpFlightLoad?: { start: number; end?: number } }).__mcpFlightLoad;
   const activationMs = performance.now() - started + (load?.end !== undefined ? load.end - load.start : 0);
   output.info(`activated in ${activationMs.toFixed(1)} ms (module load included)`);
-  return { version: VERSION, flight, tree, activationMs, grantConsent: (spec) => consent.grant(spec) };
+  return { version: VERSION, flight, tree, activationMs, grantConsent: (spec) => consent.grant(spec), ignoredWorkspaceSettings: workspaceOverrides };
+}
+
+/**
+ * Checks for ignored security settings after activation and whenever a workspace settings file
+ * changes: VS Code drops machine-scoped values from workspace settings silently (no
+ * configuration event when only those change), so the files are watched.
+ */
+function watchWorkspaceOverrides(output: vscode.LogOutputChannel): vscode.Disposable {
+  const check = () => warnAboutWorkspaceOverrides(output);
+  const timer = setTimeout(check, 0);
+  const watcher = vscode.workspace.createFileSystemWatcher('**/.vscode/settings.json');
+  const subscriptions = [watcher, watcher.onDidChange(check), watcher.onDidCreate(check), watcher.onDidDelete(check)];
+  return { dispose: () => (clearTimeout(timer), subscriptions.forEach((d) => d.dispose())) };
 }
 
 let warnedOverrides = '';

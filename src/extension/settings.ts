@@ -1,3 +1,6 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parse as parseJsonc } from 'jsonc-parser';
 import * as vscode from 'vscode';
 import type { RedactionSettings } from '../core/audit/redaction-settings';
 import { Settings } from './ids';
@@ -57,9 +60,15 @@ export function readSettings(scope?: vscode.ConfigurationScope): FlightSettings 
   };
 }
 
-/** The protected settings (full ids) that a workspace or folder setting tries to set — and that are ignored. */
+/**
+ * The protected settings (full ids) that a workspace or folder setting tries to set — and that are
+ * ignored. VS Code drops machine-scoped values from workspace settings without telling the
+ * extension (`inspect` does not report them), so the workspace's own settings files are read
+ * too: each folder's .vscode/settings.json and the .code-workspace file's `settings`.
+ */
 export function workspaceOverrides(): string[] {
   const out = new Set<string>();
+  const protectedIds = new Set(PROTECTED_SETTINGS.map((k) => `${Settings.section}.${k}`));
   const scopes: Array<vscode.ConfigurationScope | null> = [null, ...(vscode.workspace.workspaceFolders ?? []).map((f) => f.uri)];
   for (const scope of scopes) {
     const c = vscode.workspace.getConfiguration(Settings.section, scope);
@@ -67,6 +76,21 @@ export function workspaceOverrides(): string[] {
       const i = c.inspect(key);
       if (i && (i.workspaceValue !== undefined || i.workspaceFolderValue !== undefined)) out.add(`${Settings.section}.${key}`);
     }
+  }
+  const files: Array<{ file: string; member?: string }> = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file').map((f) => ({ file: path.join(f.uri.fsPath, '.vscode', 'settings.json') }));
+  const wsFile = vscode.workspace.workspaceFile;
+  if (wsFile?.scheme === 'file') files.push({ file: wsFile.fsPath, member: 'settings' });
+  for (const { file, member } of files) {
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    const parsed = parseJsonc(text, [], { allowTrailingComma: true }) as Record<string, unknown> | undefined;
+    const settings = member ? (parsed?.[member] as Record<string, unknown> | undefined) : parsed;
+    if (!settings || typeof settings !== 'object') continue;
+    for (const key of Object.keys(settings)) if (protectedIds.has(key)) out.add(key);
   }
   return [...out].sort();
 }
