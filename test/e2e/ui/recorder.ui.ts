@@ -13,8 +13,21 @@ import { after, before, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { launchBrowser, QUIET_USER_SETTINGS, REPO_ROOT, startCodeServer, type Browser, type CodeServer } from '../code-server';
-import { activityBarItem, openWorkbench, pickQuickItem, runCommand, screenshot, treeRow, treeRows, waitForExtensionsActivated, waitUntil, webviewFrame } from '../ui';
+import { activityBarItem, answerInputBox, openWorkbench, pickQuickItem, runCommand, screenshot, treeRow, treeRows, waitForExtensionsActivated, waitUntil, webviewFrame } from '../ui';
 import { prepareWorkspace, type Workspace } from '../workspace';
+
+/** Random and format-valid, never real. */
+const TOKEN = `ghp_${Array.from({ length: 36 }, (_, i) => 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJ0123456789'[(i * 7 + Date.now()) % 46]).join('')}`;
+
+/** Journal records of the workspace store (the chain members are just two more JSON members). */
+function journalRecords(dir: string): Array<Record<string, unknown>> {
+  const journal = path.join(dir, '.mcp-flight', 'journal');
+  return fs
+    .readdirSync(journal)
+    .filter((f) => f.endsWith('.jsonl'))
+    .flatMap((f) => fs.readFileSync(path.join(journal, f), 'utf8').split('\n').filter(Boolean))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
 
 let ws: Workspace;
 let cs: CodeServer;
@@ -76,7 +89,8 @@ test('calls stream into the tree, a failure opens its inputs, the timeline shows
     await openWorkbench(page, cs.url);
     await waitForExtensionsActivated(page);
     const client = await agent();
-    await client.callTool({ name: 'echo', arguments: { message: 'hello from the UI test' } });
+    // A token inside a longer string: recorded as a marker, asked for again by Replay.
+    await client.callTool({ name: 'echo', arguments: { message: `hello from the UI test, deploy with ${TOKEN} now` } });
     const bad = await client.callTool({ name: 'get-sum', arguments: { a: 'one', b: 2 } });
     assert.equal(bad.isError, true);
 
@@ -126,10 +140,15 @@ test('calls stream into the tree, a failure opens its inputs, the timeline shows
     // new result beside the old one.
     await frame.getByRole('button', { name: /Replay/ }).first().click();
     await pickQuickItem(page, 'Replay with the recorded arguments');
+    // The token was redacted inside the message: its value is asked for (once), not sent as the marker.
+    await waitUntil(async () => ((await page.locator('.quick-input-widget').innerText().catch(() => '')).includes('[REDACTED:github_pat:') ? true : undefined), { timeout: 15_000, what: 'the prompt for the redacted token' });
+    await screenshot(page, 'ui-replay-redacted-prompt');
+    await answerInputBox(page, TOKEN);
     // This agent never listed tools, so nothing says echo is read-only: the replay is confirmed first.
     const dialog = page.locator('.monaco-dialog-box');
     await dialog.waitFor({ state: 'visible', timeout: 15_000 });
     assert.match(await dialog.innerText(), /not marked read-only or idempotent/);
+    assert.ok(!(await dialog.innerText()).includes(TOKEN), 'the confirmation shows the marker, not the token typed in');
     await dialog.getByRole('button', { name: 'Replay' }).click();
     // Launching the server for the replay is a trust decision: asked with the exact command line.
     await waitUntil(async () => ((await dialog.innerText().catch(() => '')).includes('Start MCP server "everything"') ? true : undefined), { timeout: 15_000, what: 'the consent dialog' });
@@ -138,6 +157,18 @@ test('calls stream into the tree, a failure opens its inputs, the timeline shows
     await dialog.getByRole('button', { name: 'Allow and Start' }).click();
     await waitUntil(async () => (/recorded ↔ replayed/.test(await page.title()) ? true : undefined), { timeout: 30_000, what: 'the diff of the recorded and the replayed result' });
     await screenshot(page, 'ui-replay-diff');
+    // The replay sent the token inside the message: its record redacted it again (had the marker
+    // been sent as text, there would be nothing to redact), and the journal holds no token.
+    const replayed = await waitUntil(() => {
+      const records = journalRecords(ws.dir);
+      const replaySessions = new Set(records.filter((r) => r.type === 'session_start' && r.replay_of).map((r) => r.session_id));
+      return records.find((r) => replaySessions.has(r.session_id) && r.type === 'message' && (r.message as { method?: string }).method === 'tools/call');
+    }, { timeout: 15_000, what: 'the replayed call in the journal' });
+    assert.deepEqual((replayed.redacted as Array<{ path: string; kind: string }>).map((x) => [x.path, x.kind]), [['/params/arguments/message', 'github_pat']]);
+    assert.match((replayed.message as { params: { arguments: { message: string } } }).params.arguments.message, /^hello from the UI test, deploy with \[REDACTED:github_pat:[0-9a-f]{6}\] now$/);
+    const original = journalRecords(ws.dir).find((r) => r.type === 'message' && String((r.message as { params?: { arguments?: { message?: string } } }).params?.arguments?.message ?? '').startsWith('hello from the UI test') && r.session_id !== replayed.session_id);
+    assert.equal((replayed.message as { params: { arguments: { message: string } } }).params.arguments.message, (original?.message as { params: { arguments: { message: string } } } | undefined)?.params.arguments.message, 'the same token: the same marker as recorded');
+    assert.ok(!fs.readdirSync(path.join(ws.dir, '.mcp-flight', 'journal')).some((f) => fs.readFileSync(path.join(ws.dir, '.mcp-flight', 'journal', f)).includes(TOKEN)), 'no token on disk');
     await runCommand(page, 'MCP Flight Recorder: Focus on Sessions View');
     await waitUntil(async () => ((await treeRows(page, 'Sessions').allInnerTexts()).some((l) => /replay/.test(l)) ? true : undefined), { timeout: 15_000, what: 'the replay session in the tree' });
     await client.close();
