@@ -15,7 +15,7 @@ import { registerServerCommands } from './commands/servers';
 import { registerVerifyCommand } from './commands/verify';
 import { Flight } from './flight';
 import { Settings, Views } from './ids';
-import { workspaceOverrides } from './settings';
+import { mirrorRedactionSettings, workspaceOverrides } from './settings';
 import { ServerConsent } from './servers/consent';
 import { recordedServers, resolveInputs } from './servers/configured-servers';
 import { RecordedServerProvider } from './servers/definition-provider';
@@ -78,11 +78,13 @@ export function activate(context: vscode.ExtensionContext): FlightApi {
     scheduleRetention(ctx),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration(`${Settings.section}.${Settings.captureLevel}`) || e.affectsConfiguration(`${Settings.section}.redaction`)) flight.applySettings();
+      if (e.affectsConfiguration(`${Settings.section}.redaction`)) mirror(output);
       if (e.affectsConfiguration(Settings.section)) warnAboutWorkspaceOverrides(output);
     }),
   );
 
   context.subscriptions.push(watchWorkspaceOverrides(output));
+  setTimeout(() => mirror(output), 0);
 
   // Sessions recorded earlier, or by other recorders, show up without waiting for a first call.
   if (flight.storeRoot && fs.existsSync(path.join(flight.storeRoot, 'store.json'))) {
@@ -126,6 +128,11 @@ function watchWorkspaceOverrides(output: vscode.LogOutputChannel): vscode.Dispos
   const watcher = vscode.workspace.createFileSystemWatcher('**/.vscode/settings.json');
   const subscriptions = [watcher, watcher.onDidChange(check), watcher.onDidCreate(check), watcher.onDidDelete(check)];
   return { dispose: () => (clearTimeout(timer), subscriptions.forEach((d) => d.dispose())) };
+}
+
+function mirror(output: vscode.LogOutputChannel): void {
+  const problem = mirrorRedactionSettings();
+  if (problem) output.warn(problem);
 }
 
 let warnedOverrides = '';

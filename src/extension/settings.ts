@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse as parseJsonc } from 'jsonc-parser';
 import * as vscode from 'vscode';
+import { extensionRedactionFile, writeExtensionRedactionFile } from '../core/audit/redaction-file';
 import type { RedactionSettings } from '../core/audit/redaction-settings';
 import { Settings } from './ids';
 
@@ -101,4 +102,21 @@ function arrayOf<T>(v: unknown): T[] {
 
 function numberOr(v: unknown, fallback: number): number {
   return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : fallback;
+}
+
+/**
+ * Mirrors the user's redaction settings to $MCP_FLIGHT_HOME/vscode-redaction.json, which the
+ * recorders wrapped around other clients' servers read (core/audit/redaction-file.ts). Nothing is
+ * written while the settings are empty and no mirror exists yet. Returns an error message, if any.
+ */
+export function mirrorRedactionSettings(): string | undefined {
+  const r = readSettings().redaction;
+  const empty = [r.extraPatterns, r.allowKeys, r.allowValues].every((v) => !Array.isArray(v) || v.length === 0);
+  try {
+    if (empty && !fs.existsSync(extensionRedactionFile())) return undefined;
+    writeExtensionRedactionFile(r);
+    return undefined;
+  } catch (err) {
+    return `could not mirror the redaction settings for other clients' recorders: ${(err as Error).message}`;
+  }
 }

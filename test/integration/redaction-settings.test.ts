@@ -74,6 +74,31 @@ describe('--redaction FILE: extra patterns and allow-lists from the user', () =>
     assert.ok(!fs.existsSync(path.join(store, 'journal')) || fs.readdirSync(path.join(store, 'journal')).every((f) => !f.endsWith('.jsonl')), 'nothing recorded');
   });
 
+  test('a recorder wrapped by the extension (--mcp-flight-wrapped) uses the settings mirrored from VS Code; refused entries are named on stderr, the rest apply', async () => {
+    const store = temp('mcpf-redset-wrapped-');
+    const home = temp('mcpf-redset-home-');
+    const acme = `ACME-${crypto.randomBytes(8).toString('hex').toUpperCase()}`;
+    const sessionToken = `st-${crypto.randomBytes(10).toString('hex')}`;
+    fs.writeFileSync(path.join(home, 'vscode-redaction.json'), JSON.stringify({ extraPatterns: [{ kind: 'acme_key', regex: 'ACME-[0-9A-F]{16}' }, { kind: 'evil', regex: '(a|aa)+$' }], allowKeys: ['session_token'], allowValues: [] }));
+    const saved = process.env.MCP_FLIGHT_HOME;
+    process.env.MCP_FLIGHT_HOME = home; // inherited by the recorder
+    let client: RawRecordClient;
+    try {
+      client = new RawRecordClient(store, [NODE, EVERYTHING], ['--mcp-flight-wrapped']);
+    } finally {
+      if (saved === undefined) delete process.env.MCP_FLIGHT_HOME;
+      else process.env.MCP_FLIGHT_HOME = saved;
+    }
+    await client.initialize();
+    client.callTool(1, 'echo', { message: `wrapped ${acme}`, session_token: sessionToken });
+    await client.response(1);
+    assert.equal((await client.close()).code, 0, client.stderr);
+    assert.match(client.stderr, /extraPatterns\[1\] \(evil\): refused, a repeated alternation/);
+    const bytes = segmentBytes(store);
+    assert.ok(!bytes.includes(Buffer.from(acme)), 'the mirrored extra pattern applied');
+    assert.ok(bytes.includes(Buffer.from(sessionToken)), 'the mirrored allowed key applied');
+  });
+
   test('a file that is not JSON: a usage error naming the file', () => {
     const file = path.join(temp('mcpf-redset-cfg-'), 'redaction.json');
     fs.writeFileSync(file, '{ not json');

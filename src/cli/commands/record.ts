@@ -6,7 +6,7 @@ import { RecordingProxy } from '../../core/recording/proxy';
 import { Recorder } from '../../core/recording/recorder';
 import { StdioUpstreamChannel } from '../../core/recording/upstream/stdio';
 import { JournalWriter } from '../../core/store/journal';
-import { redactorFromFile } from '../redaction-file';
+import { redactorFromExtensionSettings, redactorFromFile } from '../redaction-option';
 import { storeDir, UsageError } from '../usage';
 
 const HELP = `Usage:
@@ -67,7 +67,7 @@ export async function recordCommand(argv: string[]): Promise<number> {
   const timeoutMs = values['timeout-ms'] === undefined ? 0 : Number(values['timeout-ms']);
   if (!Number.isFinite(timeoutMs) || timeoutMs < 0) throw new UsageError('--timeout-ms must be a number of milliseconds');
 
-  const redactor = redactorFromFile(values.redaction);
+  const redactor = values.redaction !== undefined || !values['mcp-flight-wrapped'] ? redactorFromFile(values.redaction) : redactorFromExtensionSettings((m) => process.stderr.write(`mcp-flight record: ${m}\n`));
   const journal = JournalWriter.open(storeDir(values.store));
   const recorder = new Recorder({ kind: 'cli-record', journal, ...(redactor ? { redactor } : {}) });
   const target = targetOf(spec);

@@ -5,7 +5,7 @@ import { parseMcpConfig } from '../../core/config/mcp-json';
 import { Recorder } from '../../core/recording/recorder';
 import { RecordingHttpEndpoint } from '../../core/recording/upstream/http-endpoint';
 import { JournalWriter } from '../../core/store/journal';
-import { redactorFromFile } from '../redaction-file';
+import { redactorFromFile } from '../redaction-option';
 import { CommandError, storeDir, UsageError } from '../usage';
 
 const HELP = `Usage:

@@ -73,6 +73,11 @@ suite('security settings', function () {
     const c = vscode.workspace.getConfiguration('mcpFlight');
     await c.update('redaction.extraPatterns', [{ kind: 'acme_key', regex: 'ACME-[0-9A-F]{16}' }], vscode.ConfigurationTarget.Global);
     await c.update('redaction.allowKeys', ['session_token'], vscode.ConfigurationTarget.Global);
+    // Mirrored for the recorders wrapped around other clients' servers (outside VS Code).
+    const mirrorFile = path.join(process.env.MCP_FLIGHT_HOME!, 'vscode-redaction.json');
+    await until('the redaction settings mirrored', () => fs.existsSync(mirrorFile) && fs.readFileSync(mirrorFile, 'utf8').includes('acme_key'));
+    assert.deepEqual(JSON.parse(fs.readFileSync(mirrorFile, 'utf8')), { extraPatterns: [{ kind: 'acme_key', regex: 'ACME-[0-9A-F]{16}' }], allowKeys: ['session_token'], allowValues: [] });
+    assert.equal(fs.statSync(mirrorFile).mode & 0o777, 0o600);
     // What a cloned repository would commit: recording lowered to metadata, a key of its own allowed,
     // and, as a sentinel that VS Code has read the file, a harmless window-scoped setting.
     let text = savedWorkspaceSettings;
@@ -117,5 +122,7 @@ suite('security settings', function () {
     fs.writeFileSync(settingsFile(), savedWorkspaceSettings);
     await until('the workspace settings restored', () => vscode.workspace.getConfiguration('mcpFlight').get<boolean>('notifyOnFailure') === true);
     assert.deepEqual(api.ignoredWorkspaceSettings(), []);
+    // The workspace's allow-list never reached the mirror either.
+    assert.ok(!fs.readFileSync(mirrorFile, 'utf8').includes('api_token'));
   });
 });

@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { extensionRedactionFile } from '../core/audit/redaction-file';
 import { checkRedactionSettings, isDefaultRedaction, redactorWithSettings } from '../core/audit/redaction-settings';
 import type { Redactor } from '../core/audit/redaction';
 import { CommandError, UsageError } from './usage';
@@ -25,5 +26,25 @@ export function redactorFromFile(file: string | undefined): Redactor | undefined
   }
   const { options, errors } = checkRedactionSettings(raw as Record<string, unknown>, file);
   if (errors.length) throw new UsageError(`--redaction ${file}: ${errors.length} invalid ${errors.length === 1 ? 'entry' : 'entries'}:\n  ${errors.join('\n  ')}`);
+  return isDefaultRedaction(options) ? undefined : redactorWithSettings(options);
+}
+
+/**
+ * A recorder the extension wrapped around another client's server (`--mcp-flight-wrapped`) uses
+ * the redaction settings the user set in VS Code (mirrored to `$MCP_FLIGHT_HOME/vscode-redaction.json`).
+ * Nobody is at a terminal to fix a bad entry, and the client would only see its server fail: refused
+ * entries are named on stderr and the valid ones apply.
+ */
+export function redactorFromExtensionSettings(warn: (message: string) => void): Redactor | undefined {
+  const file = extensionRedactionFile();
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') warn(`ignoring ${file}: ${(err as Error).message}`);
+    return undefined;
+  }
+  const { options, errors } = checkRedactionSettings(raw as Record<string, unknown>, file);
+  for (const e of errors) warn(e);
   return isDefaultRedaction(options) ? undefined : redactorWithSettings(options);
 }
