@@ -66,7 +66,9 @@ export async function verifyCommand(argv: string[]): Promise<number> {
   try {
     isDir = fs.statSync(target).isDirectory();
   } catch {
-    throw new CommandError(`${target} does not exist`);
+    // A store that is gone is still verified: the registry outside the workspace may know it existed (tampered).
+    if (positionals.length) throw new CommandError(`${target} does not exist`);
+    isDir = true;
   }
   const report = isDir ? verifyStore(target, { trustedKeys }) : verifyExport(target, { trustedKeys });
   if (values.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');

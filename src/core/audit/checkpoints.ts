@@ -211,10 +211,13 @@ function register(home: string, storeId: string, root: string): void {
 }
 
 export function realRoot(root: string): string {
+  const abs = path.resolve(root);
   try {
-    return fs.realpathSync(root);
+    return fs.realpathSync(abs);
   } catch {
-    return path.resolve(root);
+    // A folder that is gone (a deleted store): its parent's real path, so the registration still matches.
+    const parent = path.dirname(abs);
+    return parent === abs ? abs : path.join(realRoot(parent), path.basename(abs));
   }
 }
 

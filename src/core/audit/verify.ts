@@ -398,7 +398,9 @@ export function verifyStore(root: string, options: VerifyOptions = {}): VerifyRe
   const layout = storeLayout(root);
   const r = new Reporter('store', layout.root, options.maxFindings ?? 50, STORE_CHECKS);
   if (!fs.existsSync(layout.markerFile)) {
-    r.incomplete('identity', 'unreadable', `no MCP Flight Recorder store at ${layout.root} (no store.json)`);
+    // Nothing here — but a store registered at this path outside the workspace means one was recorded and is gone.
+    checkRegistry(options.home ?? flightHome(), '', layout.root, r);
+    if (!r.findings.length) r.incomplete('identity', 'unreadable', `no MCP Flight Recorder store at ${layout.root} (no store.json)`);
     return r.report();
   }
   const home = options.home ?? flightHome();

@@ -1,3 +1,5 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { CheckResult, Finding, Verdict, VerifyReport } from '../../core/audit/verify';
 import { Commands } from '../ids';
@@ -52,11 +54,15 @@ export function registerVerifyCommand(ctx: CommandContext): vscode.Disposable {
     const uri = ctx.documents.put(['audit', `Audit trail ${new Date().toISOString().replace(/[:.]/g, '-')}.txt`], result.text);
     const doc = await vscode.workspace.openTextDocument(uri);
     await vscode.window.showTextDocument(doc, { preview: true });
+    // Nothing recorded here yet (and no store known to have been here): nothing to prove, nothing wrong.
+    const nothingYet = result.verdict === 'unverifiable' && !fs.existsSync(path.join(root, 'store.json')) && result.report?.findings.every((f) => f.severity === 'incomplete');
     const headline = result.intact
       ? `Audit trail intact: ${result.summary}`
-      : `Audit trail NOT intact (${result.verdict}): ${result.first ? result.first.text : result.summary}`;
+      : nothingYet
+        ? `Nothing recorded in this workspace yet: there is no audit trail to verify (${root}).`
+        : `Audit trail NOT intact (${result.verdict}): ${result.first ? result.first.text : result.summary}`;
     // Not awaited: the command returns its result while the notification stays up.
-    if (result.intact) void vscode.window.showInformationMessage(headline);
+    if (result.intact || nothingYet) void vscode.window.showInformationMessage(headline);
     else void vscode.window.showErrorMessage(headline);
     return result;
   });
