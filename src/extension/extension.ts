@@ -124,9 +124,13 @@ export function activate(context: vscode.ExtensionContext): FlightApi {
  */
 function watchWorkspaceOverrides(output: vscode.LogOutputChannel): vscode.Disposable {
   const check = () => warnAboutWorkspaceOverrides(output);
-  const timer = setTimeout(check, 0);
-  const watcher = vscode.workspace.createFileSystemWatcher('**/.vscode/settings.json');
-  const subscriptions = [watcher, watcher.onDidChange(check), watcher.onDidCreate(check), watcher.onDidDelete(check)];
+  const subscriptions: vscode.Disposable[] = [];
+  // After activation, off its path.
+  const timer = setTimeout(() => {
+    const watcher = vscode.workspace.createFileSystemWatcher('**/.vscode/settings.json');
+    subscriptions.push(watcher, watcher.onDidChange(check), watcher.onDidCreate(check), watcher.onDidDelete(check));
+    check();
+  }, 0);
   return { dispose: () => (clearTimeout(timer), subscriptions.forEach((d) => d.dispose())) };
 }
 

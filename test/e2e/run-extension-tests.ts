@@ -160,8 +160,6 @@ export async function main(argv: string[]): Promise<number> {
         MCPF_E2E_RESULTS: resultsFile,
         MCPF_E2E_GREP: args.grep,
         MCPF_E2E_TIMEOUT_MS: process.env.MCPF_E2E_TIMEOUT_MS,
-        // Keys, checkpoint logs and mirrored settings of this run in a home of its own, not the user's.
-        MCP_FLIGHT_HOME: path.join(path.dirname(resultsFile), 'mcp-flight-home'),
       },
       keepRunDir: args.keep,
       verbose: args.verbose,

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { applyEdits, modify } from 'jsonc-parser';
 import { suite, suiteSetup, suiteTeardown, test } from 'mocha';
 import * as vscode from 'vscode';
+import { extensionRedactionFile } from '../../../src/core/audit/redaction-file';
 import type { ServerSpec } from '../../../src/core/config/servers';
 import type { FlightApi } from '../../../src/extension/extension';
 
@@ -53,12 +54,16 @@ suite('security settings', function () {
   let api: FlightApi;
   const settingsFile = () => path.join(workspaceRoot(), '.vscode', 'settings.json');
   let savedWorkspaceSettings = '';
+  // The extension host's $MCP_FLIGHT_HOME (the user's ~/.mcp-flight unless set): the mirror is put back as it was.
+  const mirrorFile = extensionRedactionFile();
+  let savedMirror: string | undefined;
 
   suiteSetup(async () => {
     const ext = vscode.extensions.getExtension<FlightApi>(EXTENSION_ID);
     assert.ok(ext);
     api = await ext.activate();
     savedWorkspaceSettings = fs.readFileSync(settingsFile(), 'utf8');
+    savedMirror = fs.existsSync(mirrorFile) ? fs.readFileSync(mirrorFile, 'utf8') : undefined;
   });
 
   suiteTeardown(async () => {
@@ -67,6 +72,10 @@ suite('security settings', function () {
     await c.update('redaction.extraPatterns', undefined, vscode.ConfigurationTarget.Global);
     await c.update('redaction.allowKeys', undefined, vscode.ConfigurationTarget.Global);
     api.flight.applySettings();
+    // The settings change above rewrites the mirror asynchronously; give it a moment, then put it back.
+    await new Promise((r) => setTimeout(r, 500));
+    if (savedMirror === undefined) fs.rmSync(mirrorFile, { force: true });
+    else fs.writeFileSync(mirrorFile, savedMirror, { mode: 0o600 });
   });
 
   test('user redaction settings apply; the workspace\'s capture level and allow-list are ignored', async () => {
@@ -74,7 +83,6 @@ suite('security settings', function () {
     await c.update('redaction.extraPatterns', [{ kind: 'acme_key', regex: 'ACME-[0-9A-F]{16}' }], vscode.ConfigurationTarget.Global);
     await c.update('redaction.allowKeys', ['session_token'], vscode.ConfigurationTarget.Global);
     // Mirrored for the recorders wrapped around other clients' servers (outside VS Code).
-    const mirrorFile = path.join(process.env.MCP_FLIGHT_HOME!, 'vscode-redaction.json');
     await until('the redaction settings mirrored', () => fs.existsSync(mirrorFile) && fs.readFileSync(mirrorFile, 'utf8').includes('acme_key'));
     assert.deepEqual(JSON.parse(fs.readFileSync(mirrorFile, 'utf8')), { extraPatterns: [{ kind: 'acme_key', regex: 'ACME-[0-9A-F]{16}' }], allowKeys: ['session_token'], allowValues: [] });
     assert.equal(fs.statSync(mirrorFile).mode & 0o777, 0o600);
