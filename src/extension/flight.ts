@@ -7,6 +7,7 @@ import type { JournalRecord } from '../core/model/records';
 import type { Recorder } from '../core/recording/recorder';
 import type { EndpointServerHandle, RecordingHttpEndpoint } from '../core/recording/upstream/http-endpoint';
 import type { JournalWriter } from '../core/store/journal';
+import type { OtlpLivePush } from '../core/export/otlp-push';
 import { ensureStore } from '../core/store/layout';
 import type { Store, StoreChange } from '../core/store/store';
 import { runtime } from './lazy';
@@ -22,6 +23,9 @@ export class Flight implements vscode.Disposable {
   private storePromise?: Promise<Store>;
   private journal?: JournalWriter;
   private recorderInstance?: Recorder;
+  /** The live OTLP push of this window's sessions, when `mcpFlight.otlp.endpoint` is set. */
+  private otlp?: OtlpLivePush;
+  private otlpSettings?: string;
   private endpointPromise?: Promise<RecordingHttpEndpoint>;
   private readonly handles = new Map<string, { spec: ServerSpec; handle: EndpointServerHandle; fingerprint: string }>();
   private watch?: CoreDisposable;
@@ -87,6 +91,7 @@ export class Flight implements vscode.Disposable {
       this.recorderInstance = new (runtime().Recorder)({ kind: 'extension', journal: this.journal, capture: this.captureLevel() });
       this.recorderInstance.onRecord((r) => this.onRecord(r));
       this.output.info(`recording session ${this.recorderInstance.sessionId} into ${root}`);
+      this.startOtlpPush(this.recorderInstance);
       // The views follow the store, so it opens as soon as there is something to show.
       setTimeout(() => void this.store().catch(() => undefined), 0);
     }
@@ -98,6 +103,7 @@ export class Flight implements vscode.Disposable {
     this.recorder();
     const replay = new (runtime().Recorder)({ kind: 'replay', journal: this.journal!, replayOf: of, capture: this.captureLevel() });
     replay.onRecord((r) => this.onRecord(r));
+    this.otlp?.attach(replay);
     return replay;
   }
 
@@ -110,6 +116,28 @@ export class Flight implements vscode.Disposable {
   /** The capture setting changed. */
   applySettings(): void {
     if (this.recorderInstance) this.recorderInstance.capture = this.captureLevel();
+  }
+
+  /**
+   * The push follows a session from its first record (the handshake names the server, the
+   * protocol version and the agent), so changed OTLP settings apply from the next session.
+   */
+  applyOtlpSettings(): void {
+    if (!this.recorderInstance || JSON.stringify(readSettings().otlp) === this.otlpSettings) return;
+    this.output.info('OTLP settings changed: they apply from the next recording session (reload the window to start one); `mcp-flight export --format otlp` exports any session meanwhile.');
+  }
+
+  private startOtlpPush(recorder: Recorder): void {
+    const s = readSettings().otlp;
+    this.otlpSettings = JSON.stringify(s);
+    if (!s.endpoint) return;
+    try {
+      this.otlp = new (runtime().OtlpLivePush)({ endpoint: s.endpoint, headers: s.headers, includePayloads: s.includePayloads, log: (line) => this.output.warn(line) });
+      this.otlp.attach(recorder);
+      this.output.info(`pushing calls as OpenTelemetry spans to ${this.otlp.endpoint}${s.includePayloads ? ', with arguments and results' : ''}`);
+    } catch (err) {
+      this.output.error(`mcpFlight.otlp.endpoint: ${(err as Error).message}; no OTLP push`);
+    }
   }
 
   private captureLevel(): 'full' | 'metadata' {
@@ -226,8 +254,11 @@ export class Flight implements vscode.Disposable {
     if (this.disposed) return;
     this.disposed = true;
     if (this.endpointPromise) await (await this.endpointPromise).close().catch(() => undefined);
+    this.otlp?.beforeEnd();
     this.recorderInstance?.end('VS Code window closed');
     this.journal?.close();
+    // After the journal is complete; VS Code allows deactivation a few seconds.
+    if (this.otlp) await this.otlp.shutdown(2000).catch(() => undefined);
     this.watch?.dispose();
     if (this.storePromise) {
       const store = await this.storePromise.catch(() => undefined);

@@ -49,6 +49,9 @@ export const Settings = {
   retentionMaxSizeMB: 'retention.maxSizeMB',
   requestTimeoutSeconds: 'requestTimeoutSeconds',
   notifyOnFailure: 'notifyOnFailure',
+  otlpEndpoint: 'otlp.endpoint',
+  otlpIncludePayloads: 'otlp.includePayloads',
+  otlpHeaders: 'otlp.headers',
 } as const;
 
 export const McpProviderId = 'mcpFlight.recorded';

@@ -10,6 +10,8 @@ export interface FlightSettings {
   retentionMaxSizeMB: number;
   requestTimeoutSeconds: number;
   notifyOnFailure: boolean;
+  /** Live OTLP push (docs/otlp.md); empty endpoint = off. */
+  otlp: { endpoint: string; includePayloads: boolean; headers: Record<string, string> };
 }
 
 export function readSettings(scope?: vscode.ConfigurationScope): FlightSettings {
@@ -23,5 +25,26 @@ export function readSettings(scope?: vscode.ConfigurationScope): FlightSettings 
     retentionMaxSizeMB: c.get<number>(Settings.retentionMaxSizeMB) ?? 1024,
     requestTimeoutSeconds: c.get<number>(Settings.requestTimeoutSeconds) ?? 0,
     notifyOnFailure: c.get<boolean>(Settings.notifyOnFailure) ?? true,
+    otlp: {
+      endpoint: userValue<string>(c, Settings.otlpEndpoint)?.trim() ?? '',
+      includePayloads: userValue<boolean>(c, Settings.otlpIncludePayloads) === true,
+      headers: stringRecord(userValue<unknown>(c, Settings.otlpHeaders)),
+    },
   };
+}
+
+/**
+ * The user's own value of a machine-scoped setting. VS Code already ignores workspace values of
+ * such settings; reading the global value alone keeps it so even if the scope were changed, since
+ * a workspace must never redirect where the user's traces go.
+ */
+function userValue<T>(c: vscode.WorkspaceConfiguration, key: string): T | undefined {
+  return c.inspect<T>(key)?.globalValue;
+}
+
+function stringRecord(v: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return out;
+  for (const [k, value] of Object.entries(v)) if (typeof value === 'string') out[k] = value;
+  return out;
 }

@@ -6,6 +6,7 @@ import { RecordingProxy } from '../../core/recording/proxy';
 import { Recorder } from '../../core/recording/recorder';
 import { StdioUpstreamChannel } from '../../core/recording/upstream/stdio';
 import { JournalWriter } from '../../core/store/journal';
+import { OTLP_HELP, OTLP_OPTIONS, otlpPushFrom } from '../otlp-options';
 import { storeDir, UsageError } from '../usage';
 
 const HELP = `Usage:
@@ -22,7 +23,8 @@ Options:
   --timeout-ms N     answer a request the server has not answered after N ms (0 = never; default 0)
   --url URL          record a remote server instead of launching a command
   --header "K: V"    a header for the remote server (repeatable)
-  --transport T      http (Streamable HTTP, default) or sse (legacy)`;
+  --transport T      http (Streamable HTTP, default) or sse (legacy)
+${OTLP_HELP}`;
 
 const OPTIONS = {
   store: { type: 'string' },
@@ -31,6 +33,7 @@ const OPTIONS = {
   url: { type: 'string' },
   header: { type: 'string', multiple: true },
   transport: { type: 'string' },
+  ...OTLP_OPTIONS,
   help: { type: 'boolean', short: 'h' },
   // Marks an entry the extension wrapped in another client's config, so it can be unwrapped.
   'mcp-flight-wrapped': { type: 'boolean' },
@@ -61,8 +64,10 @@ export async function recordCommand(argv: string[]): Promise<number> {
   const timeoutMs = values['timeout-ms'] === undefined ? 0 : Number(values['timeout-ms']);
   if (!Number.isFinite(timeoutMs) || timeoutMs < 0) throw new UsageError('--timeout-ms must be a number of milliseconds');
 
+  const push = otlpPushFrom(values, (line) => process.stderr.write(`mcp-flight record: ${line}\n`));
   const journal = JournalWriter.open(storeDir(values.store));
   const recorder = new Recorder({ kind: 'cli-record', journal });
+  push?.attach(recorder);
   const target = targetOf(spec);
   const connection = recorder.openConnection(target, 'stdio');
   const downstream = openDownstream(spec, connection);
@@ -81,8 +86,11 @@ export async function recordCommand(argv: string[]): Promise<number> {
   process.once('SIGHUP', stop);
   await proxy.start();
   const reason = await closed;
+  push?.beforeEnd();
   recorder.end(reason);
   journal.close();
+  // The journal is complete before the push gets its last, bounded, chance.
+  await push?.shutdown();
   // Mirror the server's exit code, as the client would have seen it without the recorder.
   return downstream.exitCode ?? 0;
 }

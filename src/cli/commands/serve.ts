@@ -5,6 +5,7 @@ import { parseMcpConfig } from '../../core/config/mcp-json';
 import { Recorder } from '../../core/recording/recorder';
 import { RecordingHttpEndpoint } from '../../core/recording/upstream/http-endpoint';
 import { JournalWriter } from '../../core/store/journal';
+import { OTLP_HELP, OTLP_OPTIONS, otlpPushFrom } from '../otlp-options';
 import { CommandError, storeDir, UsageError } from '../usage';
 
 const HELP = `Usage:
@@ -20,7 +21,8 @@ Options:
   --config FILE    the config, in the .vscode/mcp.json format ("servers"; "mcpServers" also read)
                    (default: .vscode/mcp.json). \${input:ID} values come from $MCP_FLIGHT_INPUT_ID.
   --timeout-ms N   answer a request the server has not answered after N ms (0 = never; default 0)
-  --json           print the servers as one JSON line instead of text`;
+  --json           print the servers as one JSON line instead of text
+${OTLP_HELP}`;
 
 export async function serveCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -32,6 +34,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       config: { type: 'string' },
       'timeout-ms': { type: 'string' },
       json: { type: 'boolean' },
+      ...OTLP_OPTIONS,
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -60,8 +63,10 @@ export async function serveCommand(argv: string[]): Promise<number> {
   for (const p of config.problems) process.stderr.write(`mcp-flight serve: skipped ${p}\n`);
   if (!config.servers.length) throw new CommandError(`no usable servers in ${configFile}`);
 
+  const push = otlpPushFrom(values, (line) => process.stderr.write(`mcp-flight serve: ${line}\n`));
   const journal = JournalWriter.open(storeDir(values.store));
   const recorder = new Recorder({ kind: 'cli-serve', journal });
+  push?.attach(recorder);
   const endpoint = new RecordingHttpEndpoint({ recorder, port, requestTimeoutMs: timeoutMs });
   await endpoint.start();
   const served = config.servers.map((spec) => ({ name: spec.name, ...endpoint.addServer(spec) }));
@@ -77,7 +82,9 @@ export async function serveCommand(argv: string[]): Promise<number> {
     for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(s, () => resolve(s));
   });
   await endpoint.close();
+  push?.beforeEnd();
   recorder.end(`serve stopped by ${signal}`);
   journal.close();
+  await push?.shutdown();
   return 0;
 }
