@@ -7,10 +7,12 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { spanIdOf, traceIdOf } from '../../src/core/export/otlp';
+import { openStore } from '../../src/core/store/store';
 import type { Call } from '../../src/core/model/calls';
 import type { JournalRecord, OtlpPushRecord } from '../../src/core/model/records';
 import { CLI, EVERYTHING, NODE, requireBuiltCli, tempDir } from '../helpers/env';
 import { onlySession, readStore } from '../helpers/journal';
+import { assertValidJsonExport } from '../helpers/schema';
 import { checkOtlpDefinitions, deadEndpoint, decodeTraces, type DecodedSpan, type Receiver, startReceiver } from '../helpers/otlp';
 
 /**
@@ -330,10 +332,20 @@ describe('OTLP: the collector down', () => {
     assert.match(rec.stderr, /1 spans could not be delivered/);
   });
 
-  test('the events list shows the push problems', () => {
+  test('the events list shows the push problems', async () => {
     const r = cli('export', '--store', rec.store, '--format', 'json');
     assert.equal(r.code, 0, r.stderr);
-    const doc = JSON.parse(r.stdout) as { events: Array<{ type: string }> };
+    const doc = assertValidJsonExport(r.stdout) as { events: Array<{ type: string }> };
     assert.ok(doc.events.some((e) => e.type === 'otlp_push'));
+    // And the store's event list, which the views show.
+    const store = await openStore(rec.store, { writeIndex: true });
+    try {
+      const events = store.events(rec.sessionId).filter((e) => e.type === 'otlp_push');
+      assert.equal(events.length, 2, JSON.stringify(events));
+      assert.ok(events[0]!.summary.startsWith(`OTLP push to ${endpoint}/v1/traces failing: `), events[0]!.summary);
+      assert.ok(events[1]!.summary.startsWith(`OTLP push dropped ${rec.calls.length} spans (${rec.calls.length} in all): `), events[1]!.summary);
+    } finally {
+      store.close();
+    }
   });
 });
