@@ -119,22 +119,37 @@ export class Flight implements vscode.Disposable {
   }
 
   /**
-   * The push follows a session from its first record (the handshake names the server, the
-   * protocol version and the agent), so changed OTLP settings apply from the next session.
+   * OTLP settings changed during a session: the old push hands over what it holds and stops; a
+   * new one (if an endpoint is set) gets the session so far from the journal, then follows it.
    */
   applyOtlpSettings(): void {
-    if (!this.recorderInstance || JSON.stringify(readSettings().otlp) === this.otlpSettings) return;
-    this.output.info('OTLP settings changed: they apply from the next recording session (reload the window to start one); `mcp-flight export --format otlp` exports any session meanwhile.');
+    const recorder = this.recorderInstance;
+    if (!recorder || recorder.isEnded || JSON.stringify(readSettings().otlp) === this.otlpSettings) return;
+    const old = this.otlp;
+    this.otlp = undefined;
+    if (old) void old.shutdown(2000);
+    void this.store().then(
+      (store) => {
+        if (this.disposed || this.otlp) return;
+        // Read and attached in one turn: no record can fall between the journal and the listener.
+        this.startOtlpPush(recorder, () => {
+          store.catchUp();
+          return [...store.readSessionRecords(recorder.sessionId)].map((r) => r.record);
+        });
+      },
+      (err: unknown) => this.output.error(`OTLP push not restarted: ${(err as Error).message}`),
+    );
   }
 
-  private startOtlpPush(recorder: Recorder): void {
+  private startOtlpPush(recorder: Recorder, backlog?: () => JournalRecord[]): void {
     const s = readSettings().otlp;
     this.otlpSettings = JSON.stringify(s);
     if (!s.endpoint) return;
     try {
-      this.otlp = new (runtime().OtlpLivePush)({ endpoint: s.endpoint, headers: s.headers, includePayloads: s.includePayloads, log: (line) => this.output.warn(line) });
-      this.otlp.attach(recorder);
-      this.output.info(`pushing calls as OpenTelemetry spans to ${this.otlp.endpoint}${s.includePayloads ? ', with arguments and results' : ''}`);
+      const push = new (runtime().OtlpLivePush)({ endpoint: s.endpoint, headers: s.headers, includePayloads: s.includePayloads, log: (line) => this.output.warn(line) });
+      push.attach(recorder, backlog?.());
+      this.otlp = push;
+      this.output.info(`pushing calls as OpenTelemetry spans to ${push.endpoint}${s.includePayloads ? ', with arguments and results' : ''}`);
     } catch (err) {
       this.output.error(`mcpFlight.otlp.endpoint: ${(err as Error).message}; no OTLP push`);
     }

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { spanIdOf, traceIdOf } from '../../src/core/export/otlp';
 import { openStore } from '../../src/core/store/store';
@@ -347,5 +348,62 @@ describe('OTLP: the collector down', () => {
     } finally {
       store.close();
     }
+  });
+});
+
+describe('OTLP: live push from mcp-flight serve (Streamable HTTP to the client)', () => {
+  let receiver: Receiver;
+  const store = tempDir();
+  const work = tempDir('mcpf-otlp-serve-');
+  let records: JournalRecord[] = [];
+  let calls: Call[] = [];
+  let spans: DecodedSpan[] = [];
+
+  before(async () => {
+    requireBuiltCli();
+    receiver = await startReceiver();
+    const config = path.join(work, 'mcp.json');
+    fs.writeFileSync(config, JSON.stringify({ servers: { everything: { type: 'stdio', command: NODE, args: [EVERYTHING] } } }));
+    const serve = spawn(NODE, [CLI, 'serve', '--store', store, '--config', config, '--json', '--otlp-endpoint', receiver.url], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise((r) => serve.once('exit', r));
+    const line = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      serve.stdout.on('data', (c: Buffer) => {
+        out += c.toString();
+        if (out.includes('\n')) resolve(out.slice(0, out.indexOf('\n')));
+      });
+      serve.once('exit', (code) => reject(new Error(`serve exited with ${code}`)));
+    });
+    const s = (JSON.parse(line) as { servers: Array<{ url: string; token: string }> }).servers[0]!;
+    const client = new Client({ name: 'serve-otlp-agent', version: '3' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(s.url), { requestInit: { headers: { Authorization: `Bearer ${s.token}` } } }));
+    await client.callTool({ name: 'echo', arguments: { message: 'over http' } });
+    await client.close();
+    serve.kill('SIGINT');
+    await exited;
+    ({ records, calls } = onlySession(store));
+    spans = decodeTraces(receiver.requests.map((q) => q.body));
+  });
+  after(async () => {
+    await receiver?.close();
+    fs.rmSync(store, { recursive: true, force: true });
+    fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  test('the calls and the root span arrive; mcp.session.id is the transport session the client used', () => {
+    const sessionId = records[0]!.session_id;
+    const root = spans.find((x) => x.parentSpanId === undefined);
+    assert.ok(root, 'the root span was pushed before serve exited');
+    assert.equal(root.spanId, spanIdOf(sessionId));
+    assert.equal(root.resource['mcp_flight.recorder.kind'], 'cli-serve');
+    assert.match(String(root.attributes['mcp_flight.session.end_reason']), /SIGINT/);
+    const echo = calls.find((c) => c.tool === 'echo')!;
+    const span = spanOf(spans, { store, stderr: '', records, calls, sessionId }, echo);
+    const mcpSession = records.find((r): r is Extract<JournalRecord, { type: 'message' }> => r.type === 'message' && r.mcp_session_id !== undefined)?.mcp_session_id;
+    assert.ok(mcpSession);
+    assert.equal(span.attributes['mcp.session.id'], mcpSession);
+    assert.equal(span.attributes['mcp_flight.agent.id'], 'serve-otlp-agent/3');
+    // The server itself is launched over stdio behind the endpoint.
+    assert.equal(span.attributes['network.transport'], 'pipe');
   });
 });

@@ -76,6 +76,7 @@ export class OtlpLivePush {
   private readonly opts: typeof DEFAULTS;
   private readonly url: string;
   private readonly builders = new Map<string, SessionTraceBuilder>();
+  private readonly lastSeq = new Map<string, number>();
   private readonly recorders: Recorder[] = [];
   private readonly subscriptions: Disposable[] = [];
   private inbox: JournalRecord[] = [];
@@ -107,22 +108,31 @@ export class OtlpLivePush {
     return endpointForRecord(this.url);
   }
 
-  /** Follows a recording session (several, in the extension: its session and replays). */
-  attach(recorder: Recorder): void {
+  /**
+   * Follows a recording session (several, in the extension: its session and replays). A push
+   * started mid-session is given the session's records so far (`backlog`, from the journal,
+   * read in the same turn as this call), so the new endpoint gets the whole session.
+   */
+  attach(recorder: Recorder, backlog?: Iterable<JournalRecord>): void {
     this.recorders.push(recorder);
-    // Written by the recorder's constructor, before this listener existed.
-    this.inbox.push(recorder.started);
+    // Without a backlog: session_start, written by the recorder's constructor before this listener existed.
+    if (backlog) for (const r of backlog) this.inbox.push(r);
+    else this.inbox.push(recorder.started);
+    this.scheduleDrain();
     this.subscriptions.push(
       recorder.onRecord((r) => {
         // The whole of the hot-path cost: one push. Everything else happens on a later turn.
         if (this.closed) return;
         this.inbox.push(r);
-        if (!this.drainScheduled) {
-          this.drainScheduled = true;
-          setImmediate(() => this.drain());
-        }
+        this.scheduleDrain();
       }),
     );
+  }
+
+  private scheduleDrain(): void {
+    if (this.drainScheduled) return;
+    this.drainScheduled = true;
+    setImmediate(() => this.drain());
   }
 
   getStats(): OtlpPushStats {
@@ -136,6 +146,9 @@ export class OtlpLivePush {
     const spans: ReadableSpan[] = [];
     for (const r of records) {
       if (r.type === 'otlp_push') continue;
+      // A backlog and the live listener may both hold a record; each goes in once, in order.
+      if (r.seq <= (this.lastSeq.get(r.session_id) ?? 0)) continue;
+      this.lastSeq.set(r.session_id, r.seq);
       let b = this.builders.get(r.session_id);
       if (!b) {
         b = new SessionTraceBuilder(this.options);
