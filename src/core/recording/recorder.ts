@@ -105,7 +105,7 @@ export class Recorder {
   /** Journals a record of the session itself (no connection), e.g. the OTLP push's drops; ignored once the session ended. */
   sessionEvent(ev: SessionEvent): void {
     if (this.ended) return;
-    this.write({ ...ev, ...this.stamp() } as JournalRecord);
+    this.write({ ...this.redactor.redactEvent(ev), ...this.stamp() } as JournalRecord);
   }
 
   get isEnded(): boolean {
