@@ -1,6 +1,7 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { exportSessionOtlp, SessionTraceBuilder, spanIdOf, traceIdOf } from '../../src/core/export/otlp';
 import { endpointForRecord, OtlpLivePush, tracesUrl } from '../../src/core/export/otlp-push';
@@ -146,6 +147,21 @@ describe('OTLP spans from a recorded session', () => {
     // Spans leave as their calls finish: initialize first, the root last.
     assert.equal(live[0]!.name, 'initialize');
     assert.equal(live.at(-1)!.name, 'mcp-flight session');
+  });
+});
+
+describe('OTLP golden file', () => {
+  // The fixture's trace with payloads, pretty-printed (test/golden/session.otlp.json): any change
+  // to names, ids, attributes or encoding shows up as a diff. UPDATE_GOLDEN=1 accepts a change.
+  it('the export of the fixture session matches test/golden/session.otlp.json', () => {
+    const { text } = spansOf(fixture(), true);
+    const lines = text.split('\n').filter(Boolean);
+    assert.equal(lines.length, 1);
+    const actual = JSON.stringify(JSON.parse(lines[0]!), null, 1) + '\n';
+    const file = path.join(__dirname, '..', 'golden', 'session.otlp.json');
+    if (process.env.UPDATE_GOLDEN === '1') fs.writeFileSync(file, actual);
+    assert.ok(fs.existsSync(file), `${file} is missing: run with UPDATE_GOLDEN=1 to create it`);
+    assert.equal(actual, fs.readFileSync(file, 'utf8'));
   });
 });
 
