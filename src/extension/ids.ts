@@ -13,6 +13,7 @@ export const Commands = {
   nextFailure: 'mcpFlight.nextFailure',
   callTool: 'mcpFlight.callTool',
   exportSession: 'mcpFlight.exportSession',
+  exportSessionOtlp: 'mcpFlight.exportSessionOtlp',
   openExported: 'mcpFlight.openExported',
   clearHistory: 'mcpFlight.clearHistory',
   pauseRecording: 'mcpFlight.pauseRecording',

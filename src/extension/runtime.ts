@@ -11,6 +11,7 @@ export { openStore } from '../core/store/store';
 export { exportSessionJson } from '../core/export/session-json';
 export { exportSessionJsonl } from '../core/export/jsonl';
 export { OtlpLivePush } from '../core/export/otlp-push';
+export { exportSessionOtlp } from '../core/export/otlp';
 export { ResultSchema } from '@modelcontextprotocol/sdk/types.js';
 export { connect, listTools, callTool } from './servers/sdk-client';
 export { callDocument, compareCalls, diffSessions } from '../core/analysis/diff';

@@ -1,6 +1,7 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { suite, suiteSetup, suiteTeardown, test } from 'mocha';
 import * as vscode from 'vscode';
@@ -88,6 +89,35 @@ suite('OTLP live push from the extension', function () {
     assert.equal(attr(echo, 'mcp_flight.session.id'), api.flight.sessionId);
     assert.equal(attr(echo, 'gen_ai.tool.call.arguments'), undefined, 'no payload without the opt-in');
     assert.ok(echo.parentSpanId, 'a child of the session span');
+  });
+
+  test('Export Session as OpenTelemetry Traces writes OTLP/JSON lines, payloads only when asked', async () => {
+    const sessionId = api.flight.sessionId;
+    assert.ok(sessionId);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcpf-e2e-otlp-'));
+    try {
+      const plain = vscode.Uri.file(path.join(dir, 'plain.otlp.jsonl'));
+      const full = vscode.Uri.file(path.join(dir, 'full.otlp.jsonl'));
+      await vscode.commands.executeCommand('mcpFlight.exportSessionOtlp', { session_id: sessionId }, plain, false);
+      await vscode.commands.executeCommand('mcpFlight.exportSessionOtlp', { session_id: sessionId }, full, true);
+      const spansIn = (uri: vscode.Uri) =>
+        fs
+          .readFileSync(uri.fsPath, 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .flatMap((l) => (JSON.parse(l) as { resourceSpans: Array<{ scopeSpans: Array<{ spans: Span[] }> }> }).resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans)));
+      const isEcho = (s: Span) => s.name === 'tools/call echo';
+      const a = spansIn(plain).find(isEcho);
+      const b = spansIn(full).find(isEcho);
+      assert.ok(a && b);
+      assert.equal(a.spanId, b.spanId);
+      assert.ok(!a.attributes.some((x) => x.key === 'gen_ai.tool.call.arguments'));
+      assert.match(b.attributes.find((x) => x.key === 'gen_ai.tool.call.arguments')?.value.stringValue ?? '', /otlp e2e trace/);
+      // The same span as pushed live.
+      assert.ok(spans.some((s) => s.spanId === a.spanId && s.traceId === a.traceId));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('a new endpoint set during the session gets the whole session so far, then what follows', async () => {
