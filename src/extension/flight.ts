@@ -146,7 +146,22 @@ export class Flight implements vscode.Disposable {
     this.otlpSettings = JSON.stringify(s);
     if (!s.endpoint) return;
     try {
-      const push = new (runtime().OtlpLivePush)({ endpoint: s.endpoint, headers: s.headers, includePayloads: s.includePayloads, log: (line) => this.output.warn(line) });
+      let warned = false;
+      const push = new (runtime().OtlpLivePush)({
+        endpoint: s.endpoint,
+        headers: s.headers,
+        includePayloads: s.includePayloads,
+        log: (line) => this.output.warn(line),
+        // Once per outage: recording goes on regardless, but the user should know the collector is not getting it.
+        onStatus: (status, detail) => {
+          if (status === 'recovered') warned = false;
+          else if (!warned && !this.disposed) {
+            warned = true;
+            const show = 'Show Output';
+            void vscode.window.showWarningMessage(`MCP Flight: the OTLP push to ${push.endpoint} is ${status === 'failing' ? 'failing' : 'dropping spans'} (${detail}). Recording is not affected.`, show).then((a) => (a === show ? this.output.show(true) : undefined));
+          }
+        },
+      });
       push.attach(recorder, backlog?.());
       this.otlp = push;
       this.output.info(`pushing calls as OpenTelemetry spans to ${push.endpoint}${s.includePayloads ? ', with arguments and results' : ''}`);

@@ -2,7 +2,7 @@ import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { Disposable } from '../model/events';
-import type { JournalRecord } from '../model/records';
+import type { JournalRecord, OtlpPushRecord } from '../model/records';
 import type { Recorder } from '../recording/recorder';
 import { SessionTraceBuilder, type OtlpOptions } from './otlp';
 
@@ -41,6 +41,8 @@ export interface OtlpPushOptions extends OtlpOptions {
   exporter?: SpanExporter;
   /** Lines for people (the CLI's stderr, the extension's output channel). */
   log?: (line: string) => void;
+  /** Each journaled state change (the extension warns once per outage). */
+  onStatus?: (status: OtlpPushRecord['status'], detail: string) => void;
 }
 
 export interface OtlpPushStats {
@@ -246,6 +248,7 @@ export class OtlpLivePush {
 
   /** Journals the push's state in the first session still open, so it shows where the calls are. */
   private note(ev: { status: 'failing' | 'dropped' | 'recovered'; dropped_spans?: number; error?: string }): void {
+    this.options.onStatus?.(ev.status, ev.error ?? '');
     const recorder = this.recorders.find((r) => !r.isEnded);
     recorder?.sessionEvent({ type: 'otlp_push', status: ev.status, endpoint: this.endpoint, ...(ev.dropped_spans !== undefined ? { dropped_spans: ev.dropped_spans } : {}), total_dropped: this.stats.dropped, ...(ev.error !== undefined ? { error: ev.error.slice(0, 500) } : {}) });
   }
