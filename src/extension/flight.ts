@@ -11,7 +11,7 @@ import type { OtlpLivePush } from '../core/export/otlp-push';
 import { ensureStore } from '../core/store/layout';
 import type { Store, StoreChange } from '../core/store/store';
 import { runtime } from './lazy';
-import { readSettings } from './settings';
+import { readOtlpSettings, readSettings } from './settings';
 
 /**
  * The extension's one recorder: the workspace store (opened lazily, after activation), the
@@ -124,7 +124,7 @@ export class Flight implements vscode.Disposable {
    */
   applyOtlpSettings(): void {
     const recorder = this.recorderInstance;
-    if (!recorder || recorder.isEnded || JSON.stringify(readSettings().otlp) === this.otlpSettings) return;
+    if (!recorder || recorder.isEnded || JSON.stringify(readOtlpSettings()) === this.otlpSettings) return;
     const old = this.otlp;
     this.otlp = undefined;
     if (old) void old.shutdown(2000);
@@ -142,7 +142,7 @@ export class Flight implements vscode.Disposable {
   }
 
   private startOtlpPush(recorder: Recorder, backlog?: () => JournalRecord[]): void {
-    const s = readSettings().otlp;
+    const s = readOtlpSettings();
     this.otlpSettings = JSON.stringify(s);
     if (!s.endpoint) return;
     try {

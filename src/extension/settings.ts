@@ -10,8 +10,13 @@ export interface FlightSettings {
   retentionMaxSizeMB: number;
   requestTimeoutSeconds: number;
   notifyOnFailure: boolean;
-  /** Live OTLP push (docs/otlp.md); empty endpoint = off. */
-  otlp: { endpoint: string; includePayloads: boolean; headers: Record<string, string> };
+}
+
+/** Live OTLP push (docs/otlp.md); empty endpoint = off. */
+export interface OtlpSettings {
+  endpoint: string;
+  includePayloads: boolean;
+  headers: Record<string, string>;
 }
 
 export function readSettings(scope?: vscode.ConfigurationScope): FlightSettings {
@@ -25,11 +30,16 @@ export function readSettings(scope?: vscode.ConfigurationScope): FlightSettings 
     retentionMaxSizeMB: c.get<number>(Settings.retentionMaxSizeMB) ?? 1024,
     requestTimeoutSeconds: c.get<number>(Settings.requestTimeoutSeconds) ?? 0,
     notifyOnFailure: c.get<boolean>(Settings.notifyOnFailure) ?? true,
-    otlp: {
-      endpoint: userValue<string>(c, Settings.otlpEndpoint)?.trim() ?? '',
-      includePayloads: userValue<boolean>(c, Settings.otlpIncludePayloads) === true,
-      headers: stringRecord(userValue<unknown>(c, Settings.otlpHeaders)),
-    },
+  };
+}
+
+/** Read apart from the rest: only when a recording session starts or these settings change. */
+export function readOtlpSettings(): OtlpSettings {
+  const c = vscode.workspace.getConfiguration(Settings.section, null);
+  return {
+    endpoint: userValue<string>(c, Settings.otlpEndpoint)?.trim() ?? '',
+    includePayloads: userValue<boolean>(c, Settings.otlpIncludePayloads) === true,
+    headers: stringRecord(userValue<unknown>(c, Settings.otlpHeaders)),
   };
 }
 
