@@ -22,10 +22,11 @@ Usage:
   mcp-flight record  [--store DIR] [--name NAME] --url URL [--header "K: V"]... [--transport http|sse]
   mcp-flight serve   [--store DIR] [--port N] [--config FILE]
   mcp-flight sessions [--store DIR] [--json]
-  mcp-flight export  [--store DIR] [--session ID|latest] [--format json|jsonl] [--out FILE]
+  mcp-flight export  [--store DIR] [--session ID|latest] [--format json|jsonl|otlp] [--out FILE]
   mcp-flight summary [--store DIR] [--session ID|latest] [--json]
   mcp-flight verify  [--store DIR | FILE] [--key KEY]... [--json]
   mcp-flight diff    [--store DIR] [--json] SESSION_A SESSION_B | SESSION_A:CALL_A SESSION_B:CALL_B
 
+record and serve push spans live to an OpenTelemetry collector with --otlp-endpoint URL.
 The store defaults to $MCP_FLIGHT_STORE, else ./.mcp-flight.
 Run "mcp-flight COMMAND --help" for a command's options.`;

@@ -80,6 +80,7 @@ export function activate(context: vscode.ExtensionContext): FlightApi {
       if (e.affectsConfiguration(`${Settings.section}.${Settings.captureLevel}`) || e.affectsConfiguration(`${Settings.section}.redaction`)) flight.applySettings();
       if (e.affectsConfiguration(`${Settings.section}.redaction`)) mirror(output);
       if (e.affectsConfiguration(Settings.section)) warnAboutWorkspaceOverrides(output);
+      if (e.affectsConfiguration(`${Settings.section}.otlp`)) flight.applyOtlpSettings();
     }),
   );
 

@@ -8,10 +8,11 @@ import type { JournalRecord } from '../core/model/records';
 import type { Recorder } from '../core/recording/recorder';
 import type { EndpointServerHandle, RecordingHttpEndpoint } from '../core/recording/upstream/http-endpoint';
 import type { JournalWriter } from '../core/store/journal';
+import type { OtlpLivePush } from '../core/export/otlp-push';
 import { ensureStore } from '../core/store/layout';
 import type { Store, StoreChange } from '../core/store/store';
 import { runtime } from './lazy';
-import { readSettings } from './settings';
+import { readOtlpSettings, readSettings } from './settings';
 
 /**
  * The extension's one recorder: the workspace store (opened lazily, after activation), the
@@ -23,6 +24,9 @@ export class Flight implements vscode.Disposable {
   private storePromise?: Promise<Store>;
   private journal?: JournalWriter;
   private recorderInstance?: Recorder;
+  /** The live OTLP push of this window's sessions, when `mcpFlight.otlp.endpoint` is set. */
+  private otlp?: OtlpLivePush;
+  private otlpSettings?: string;
   private endpointPromise?: Promise<RecordingHttpEndpoint>;
   private readonly handles = new Map<string, { spec: ServerSpec; handle: EndpointServerHandle; fingerprint: string }>();
   private watch?: CoreDisposable;
@@ -88,6 +92,7 @@ export class Flight implements vscode.Disposable {
       this.recorderInstance = new (runtime().Recorder)({ kind: 'extension', journal: this.journal, capture: this.captureLevel(), redactor: this.redactor() });
       this.recorderInstance.onRecord((r) => this.onRecord(r));
       this.output.info(`recording session ${this.recorderInstance.sessionId} into ${root}`);
+      this.startOtlpPush(this.recorderInstance);
       // The views follow the store, so it opens as soon as there is something to show.
       setTimeout(() => void this.store().catch(() => undefined), 0);
     }
@@ -99,6 +104,7 @@ export class Flight implements vscode.Disposable {
     this.recorder();
     const replay = new (runtime().Recorder)({ kind: 'replay', journal: this.journal!, replayOf: of, capture: this.captureLevel(), redactor: this.redactor() });
     replay.onRecord((r) => this.onRecord(r));
+    this.otlp?.attach(replay);
     return replay;
   }
 
@@ -146,6 +152,58 @@ export class Flight implements vscode.Disposable {
     const redactor = rt.isDefaultRedaction(options) ? rt.defaultRedactorInstance() : rt.redactorWithSettings(options);
     this.redactorCache = { key, redactor };
     return redactor;
+  }
+
+  /**
+   * OTLP settings changed during a session: the old push hands over what it holds and stops; a
+   * new one (if an endpoint is set) gets the session so far from the journal, then follows it.
+   */
+  applyOtlpSettings(): void {
+    const recorder = this.recorderInstance;
+    if (!recorder || recorder.isEnded || JSON.stringify(readOtlpSettings()) === this.otlpSettings) return;
+    const old = this.otlp;
+    this.otlp = undefined;
+    if (old) void old.shutdown(2000);
+    void this.store().then(
+      (store) => {
+        if (this.disposed || this.otlp) return;
+        // Read and attached in one turn: no record can fall between the journal and the listener.
+        this.startOtlpPush(recorder, () => {
+          store.catchUp();
+          return [...store.readSessionRecords(recorder.sessionId)].map((r) => r.record);
+        });
+      },
+      (err: unknown) => this.output.error(`OTLP push not restarted: ${(err as Error).message}`),
+    );
+  }
+
+  private startOtlpPush(recorder: Recorder, backlog?: () => JournalRecord[]): void {
+    const s = readOtlpSettings();
+    this.otlpSettings = JSON.stringify(s);
+    if (!s.endpoint) return;
+    try {
+      let warned = false;
+      const push = new (runtime().OtlpLivePush)({
+        endpoint: s.endpoint,
+        headers: s.headers,
+        includePayloads: s.includePayloads,
+        log: (line) => this.output.warn(line),
+        // Once per outage: recording goes on regardless, but the user should know the collector is not getting it.
+        onStatus: (status, detail) => {
+          if (status === 'recovered') warned = false;
+          else if (!warned && !this.disposed) {
+            warned = true;
+            const show = 'Show Output';
+            void vscode.window.showWarningMessage(`MCP Flight: the OTLP push to ${push.endpoint} is ${status === 'failing' ? 'failing' : 'dropping spans'} (${detail}). Recording is not affected.`, show).then((a) => (a === show ? this.output.show(true) : undefined));
+          }
+        },
+      });
+      push.attach(recorder, backlog?.());
+      this.otlp = push;
+      this.output.info(`pushing calls as OpenTelemetry spans to ${push.endpoint}${s.includePayloads ? ', with arguments and results' : ''}`);
+    } catch (err) {
+      this.output.error(`mcpFlight.otlp.endpoint: ${(err as Error).message}; no OTLP push`);
+    }
   }
 
   private captureLevel(): 'full' | 'metadata' {
@@ -262,8 +320,11 @@ export class Flight implements vscode.Disposable {
     if (this.disposed) return;
     this.disposed = true;
     if (this.endpointPromise) await (await this.endpointPromise).close().catch(() => undefined);
+    this.otlp?.beforeEnd();
     this.recorderInstance?.end('VS Code window closed');
     this.journal?.close();
+    // After the journal is complete; VS Code allows deactivation a few seconds.
+    if (this.otlp) await this.otlp.shutdown(2000).catch(() => undefined);
     this.watch?.dispose();
     if (this.storePromise) {
       const store = await this.storePromise.catch(() => undefined);

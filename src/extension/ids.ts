@@ -13,6 +13,7 @@ export const Commands = {
   nextFailure: 'mcpFlight.nextFailure',
   callTool: 'mcpFlight.callTool',
   exportSession: 'mcpFlight.exportSession',
+  exportSessionOtlp: 'mcpFlight.exportSessionOtlp',
   openExported: 'mcpFlight.openExported',
   clearHistory: 'mcpFlight.clearHistory',
   pauseRecording: 'mcpFlight.pauseRecording',
@@ -53,6 +54,9 @@ export const Settings = {
   redactionExtraPatterns: 'redaction.extraPatterns',
   redactionAllowKeys: 'redaction.allowKeys',
   redactionAllowValues: 'redaction.allowValues',
+  otlpEndpoint: 'otlp.endpoint',
+  otlpIncludePayloads: 'otlp.includePayloads',
+  otlpHeaders: 'otlp.headers',
 } as const;
 
 export const McpProviderId = 'mcpFlight.recorded';

@@ -10,6 +10,8 @@ export { JournalWriter } from '../core/store/journal';
 export { openStore } from '../core/store/store';
 export { exportSessionJson } from '../core/export/session-json';
 export { exportSessionJsonl } from '../core/export/jsonl';
+export { OtlpLivePush } from '../core/export/otlp-push';
+export { exportSessionOtlp } from '../core/export/otlp';
 export { ResultSchema } from '@modelcontextprotocol/sdk/types.js';
 export { verifyStore, formatReport, describeFinding } from '../core/audit/verify';
 export { checkRedactionSettings, isDefaultRedaction, redactorWithSettings } from '../core/audit/redaction-settings';

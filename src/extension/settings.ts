@@ -34,12 +34,23 @@ export const PROTECTED_SETTINGS: readonly string[] = [
   Settings.redactionExtraPatterns,
   Settings.redactionAllowKeys,
   Settings.redactionAllowValues,
+  // A workspace must never redirect where the user's traces go.
+  Settings.otlpEndpoint,
+  Settings.otlpIncludePayloads,
+  Settings.otlpHeaders,
 ];
 
 /** A protected setting's value from user (or remote-machine) settings, else its default; never a workspace's. */
 function userLevel<T>(c: vscode.WorkspaceConfiguration, key: string): T | undefined {
   const i = c.inspect<T>(key);
   return i ? (i.globalValue ?? i.defaultValue) : c.get<T>(key);
+}
+
+/** Live OTLP push (docs/otlp.md); empty endpoint = off. */
+export interface OtlpSettings {
+  endpoint: string;
+  includePayloads: boolean;
+  headers: Record<string, string>;
 }
 
 export function readSettings(scope?: vscode.ConfigurationScope): FlightSettings {
@@ -119,4 +130,21 @@ export function mirrorRedactionSettings(): string | undefined {
   } catch (err) {
     return `could not mirror the redaction settings for other clients' recorders: ${(err as Error).message}`;
   }
+}
+
+/** Read apart from the rest: only when a recording session starts or these settings change. */
+export function readOtlpSettings(): OtlpSettings {
+  const c = vscode.workspace.getConfiguration(Settings.section, null);
+  return {
+    endpoint: userLevel<string>(c, Settings.otlpEndpoint)?.trim() ?? '',
+    includePayloads: userLevel<boolean>(c, Settings.otlpIncludePayloads) === true,
+    headers: stringRecord(userLevel<unknown>(c, Settings.otlpHeaders)),
+  };
+}
+
+function stringRecord(v: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return out;
+  for (const [k, value] of Object.entries(v)) if (typeof value === 'string') out[k] = value;
+  return out;
 }

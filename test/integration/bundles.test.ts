@@ -31,5 +31,8 @@ test('the extension loads its heavy half lazily: the activation bundle holds no 
   assert.match(ext, /require\(["']\.\/runtime["']\)/);
   assert.doesNotMatch(ext, /initSqlJs|locateFile/);
   assert.doesNotMatch(ext, /StreamableHTTPClientTransport|JSONRPCMessageSchema/);
+  // OpenTelemetry (the OTLP push) is in the runtime half, loaded when a session starts.
+  assert.doesNotMatch(ext, /OTLPTraceExporter|JsonTraceSerializer|createExportTraceServiceRequest/);
+  assert.match(read('runtime.js'), /OTLPTraceExporter/);
   assert.ok(ext.length < 300_000, `extension.js is ${ext.length} bytes`);
 });

@@ -2,22 +2,28 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { exportSessionJsonl } from '../../core/export/jsonl';
+import { exportSessionOtlp } from '../../core/export/otlp';
 import { exportSessionJson } from '../../core/export/session-json';
 import { openForReading, resolveSession } from '../store-access';
 import { CommandError, UsageError } from '../usage';
 
 const HELP = `Usage:
-  mcp-flight export [--store DIR] [--session ID|latest] [--format json|jsonl] [--out FILE]
+  mcp-flight export [--store DIR] [--session ID|latest] [--format json|jsonl|otlp] [--include-payloads] [--out FILE]
 
 Writes a session — its summary, connections, calls and every raw event — as JSON
 ("format": "mcp-flight.session/v1") or JSONL, to FILE or to stdout. The format is documented in
-docs/export-format.md, with a JSON Schema beside it.`;
+docs/export-format.md, with a JSON Schema beside it.
+
+--format otlp writes the session as OpenTelemetry traces instead: OTLP/JSON, one
+ExportTraceServiceRequest per line (each line a body for POST /v1/traces). Arguments and
+results are left out unless --include-payloads is given (then the redacted versions recorded).
+See docs/otlp.md.`;
 
 export async function exportCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { store: { type: 'string' }, session: { type: 'string' }, format: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { store: { type: 'string' }, session: { type: 'string' }, format: { type: 'string' }, out: { type: 'string' }, 'include-payloads': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
   });
   if (values.help) {
     process.stdout.write(HELP + '\n');
@@ -25,7 +31,8 @@ export async function exportCommand(argv: string[]): Promise<number> {
   }
   if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
   const format = values.format ?? (values.out?.endsWith('.jsonl') ? 'jsonl' : 'json');
-  if (format !== 'json' && format !== 'jsonl') throw new UsageError(`--format must be json or jsonl, not "${format}"`);
+  if (format !== 'json' && format !== 'jsonl' && format !== 'otlp') throw new UsageError(`--format must be json, jsonl or otlp, not "${format}"`);
+  if (values['include-payloads'] && format !== 'otlp') throw new UsageError('--include-payloads applies to --format otlp (json and jsonl always carry the recorded bodies)');
 
   const store = await openForReading(values.store);
   try {
@@ -43,12 +50,19 @@ export async function exportCommand(argv: string[]): Promise<number> {
     }
     const write = (chunk: string) => writeAll(fd, chunk);
     try {
-      const result = format === 'json' ? exportSessionJson(records, write, options) : exportSessionJsonl(records, write, options);
+      let done: string;
+      if (format === 'otlp') {
+        const r = exportSessionOtlp(records(), write, { ...options, includePayloads: values['include-payloads'] === true });
+        done = `${r.spans} spans in ${r.lines} OTLP/JSON line${r.lines === 1 ? '' : 's'}`;
+      } else {
+        const result = format === 'json' ? exportSessionJson(records, write, options) : exportSessionJsonl(records, write, options);
+        done = `${result.calls} calls, ${result.events} events`;
+      }
       if (temp && target) {
         fs.fsyncSync(fd);
         fs.closeSync(fd);
         fs.renameSync(temp, target);
-        process.stderr.write(`Exported session ${session.session_id} (${result.calls} calls, ${result.events} events) to ${target}\n`);
+        process.stderr.write(`Exported session ${session.session_id} (${done}) to ${target}\n`);
       }
     } catch (err) {
       if (temp) {

@@ -7,6 +7,7 @@ import { Recorder } from '../../core/recording/recorder';
 import { StdioUpstreamChannel } from '../../core/recording/upstream/stdio';
 import { JournalWriter } from '../../core/store/journal';
 import { redactorFromExtensionSettings, redactorFromFile } from '../redaction-option';
+import { OTLP_HELP, OTLP_OPTIONS, otlpPushFrom } from '../otlp-options';
 import { storeDir, UsageError } from '../usage';
 
 const HELP = `Usage:
@@ -27,7 +28,8 @@ Options:
                      (docs/redaction.md); an invalid entry stops the command (exit 2)
   --url URL          record a remote server instead of launching a command
   --header "K: V"    a header for the remote server (repeatable)
-  --transport T      http (Streamable HTTP, default) or sse (legacy)`;
+  --transport T      http (Streamable HTTP, default) or sse (legacy)
+${OTLP_HELP}`;
 
 const OPTIONS = {
   store: { type: 'string' },
@@ -37,6 +39,7 @@ const OPTIONS = {
   url: { type: 'string' },
   header: { type: 'string', multiple: true },
   transport: { type: 'string' },
+  ...OTLP_OPTIONS,
   help: { type: 'boolean', short: 'h' },
   // Marks an entry the extension wrapped in another client's config, so it can be unwrapped.
   'mcp-flight-wrapped': { type: 'boolean' },
@@ -67,9 +70,11 @@ export async function recordCommand(argv: string[]): Promise<number> {
   const timeoutMs = values['timeout-ms'] === undefined ? 0 : Number(values['timeout-ms']);
   if (!Number.isFinite(timeoutMs) || timeoutMs < 0) throw new UsageError('--timeout-ms must be a number of milliseconds');
 
+  const push = otlpPushFrom(values, (line) => process.stderr.write(`mcp-flight record: ${line}\n`));
   const redactor = values.redaction !== undefined || !values['mcp-flight-wrapped'] ? redactorFromFile(values.redaction) : redactorFromExtensionSettings((m) => process.stderr.write(`mcp-flight record: ${m}\n`));
   const journal = JournalWriter.open(storeDir(values.store));
   const recorder = new Recorder({ kind: 'cli-record', journal, ...(redactor ? { redactor } : {}) });
+  push?.attach(recorder);
   const target = targetOf(spec);
   const connection = recorder.openConnection(target, 'stdio');
   const downstream = openDownstream(spec, connection);
@@ -88,8 +93,11 @@ export async function recordCommand(argv: string[]): Promise<number> {
   process.once('SIGHUP', stop);
   await proxy.start();
   const reason = await closed;
+  push?.beforeEnd();
   recorder.end(reason);
   journal.close();
+  // The journal is complete before the push gets its last, bounded, chance.
+  await push?.shutdown();
   // Mirror the server's exit code, as the client would have seen it without the recorder.
   return downstream.exitCode ?? 0;
 }

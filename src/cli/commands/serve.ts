@@ -6,6 +6,7 @@ import { Recorder } from '../../core/recording/recorder';
 import { RecordingHttpEndpoint } from '../../core/recording/upstream/http-endpoint';
 import { JournalWriter } from '../../core/store/journal';
 import { redactorFromFile } from '../redaction-option';
+import { OTLP_HELP, OTLP_OPTIONS, otlpPushFrom } from '../otlp-options';
 import { CommandError, storeDir, UsageError } from '../usage';
 
 const HELP = `Usage:
@@ -25,7 +26,8 @@ Options:
                    {"extraPatterns":[{"kind":"acme_key","regex":"ACME-[0-9A-F]{16}"}],
                     "allowKeys":["session_token"],"allowValues":["…",{"regex":"…"}]}
                    (docs/redaction.md); an invalid entry stops the command (exit 2)
-  --json           print the servers as one JSON line instead of text`;
+  --json           print the servers as one JSON line instead of text
+${OTLP_HELP}`;
 
 export async function serveCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -38,6 +40,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       'timeout-ms': { type: 'string' },
       redaction: { type: 'string' },
       json: { type: 'boolean' },
+      ...OTLP_OPTIONS,
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -68,8 +71,10 @@ export async function serveCommand(argv: string[]): Promise<number> {
   for (const p of config.problems) process.stderr.write(`mcp-flight serve: skipped ${p}\n`);
   if (!config.servers.length) throw new CommandError(`no usable servers in ${configFile}`);
 
+  const push = otlpPushFrom(values, (line) => process.stderr.write(`mcp-flight serve: ${line}\n`));
   const journal = JournalWriter.open(storeDir(values.store));
   const recorder = new Recorder({ kind: 'cli-serve', journal, ...(redactor ? { redactor } : {}) });
+  push?.attach(recorder);
   const endpoint = new RecordingHttpEndpoint({ recorder, port, requestTimeoutMs: timeoutMs });
   await endpoint.start();
   const served = config.servers.map((spec) => ({ name: spec.name, ...endpoint.addServer(spec) }));
@@ -85,7 +90,9 @@ export async function serveCommand(argv: string[]): Promise<number> {
     for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(s, () => resolve(s));
   });
   await endpoint.close();
+  push?.beforeEnd();
   recorder.end(`serve stopped by ${signal}`);
   journal.close();
+  await push?.shutdown();
   return 0;
 }

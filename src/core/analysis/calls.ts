@@ -115,6 +115,7 @@ export class CallAssembler {
       case 'timeout':
       case 'gate_decision':
       case 'http_exchange':
+      case 'otlp_push':
         return;
     }
   }

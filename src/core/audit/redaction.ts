@@ -453,6 +453,9 @@ export class Redactor {
       case 'spawn_error':
         text('message');
         break;
+      case 'otlp_push':
+        text('error');
+        break;
       case 'connection_close':
       case 'gate_decision':
         text('reason');

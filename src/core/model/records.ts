@@ -218,6 +218,22 @@ export interface HttpExchangeRecord extends ConnectionScoped {
   www_authenticate?: string;
 }
 
+/**
+ * The live OTLP push (docs/otlp.md) could not deliver: an outage began, spans were dropped, or
+ * delivery resumed. Session-scoped; written by the recorder's process, never on its hot path.
+ */
+export interface OtlpPushRecord extends RecordBase {
+  type: 'otlp_push';
+  status: 'failing' | 'dropped' | 'recovered';
+  /** The collector's URL, origin and path only (no credentials, no query). */
+  endpoint: string;
+  /** Spans given up by this event (`dropped`). */
+  dropped_spans?: number;
+  /** Spans given up by the push so far in this process. */
+  total_dropped: number;
+  error?: string;
+}
+
 export type JournalRecord =
   | SessionStartRecord
   | SessionEndRecord
@@ -233,7 +249,8 @@ export type JournalRecord =
   | TransportErrorRecord
   | TimeoutRecord
   | GateDecisionRecord
-  | HttpExchangeRecord;
+  | HttpExchangeRecord
+  | OtlpPushRecord;
 
 export type RecordType = JournalRecord['type'];
 

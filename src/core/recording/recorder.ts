@@ -4,6 +4,8 @@ import { Emitter } from '../model/events';
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_STRUCTURED_BYTES, envelopeOf, jsonDepthExceeds } from '../model/jsonrpc';
 import type {
   ConnectionEvent,
+  OtlpPushRecord,
+  SessionStartRecord,
   Direction,
   JournalRecord,
   MessageEnvelope,
@@ -44,6 +46,9 @@ export interface TappedMessage {
   isJsonRpc: boolean;
 }
 
+/** Session-scoped records other processes than the recorder's own lifecycle may add. */
+export type SessionEvent = Omit<OtlpPushRecord, 'session_id' | 'seq' | 'ts' | 'mono'>;
+
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export function newSessionId(): string {
@@ -65,6 +70,8 @@ export class Recorder {
   private readonly onRecordEmitter = new Emitter<JournalRecord>();
   /** Every record, after it reached the journal. */
   readonly onRecord = this.onRecordEmitter.event;
+  /** The session's first record, written by the constructor (before anyone could listen). */
+  readonly started: SessionStartRecord;
 
   constructor(private readonly options: RecorderOptions) {
     this.sessionId = options.sessionId ?? newSessionId();
@@ -73,12 +80,13 @@ export class Recorder {
     this.maxStructuredBytes = options.maxStructuredBytes ?? DEFAULT_MAX_STRUCTURED_BYTES;
     this.capture = options.capture ?? 'full';
     this.redactor = options.redactor ?? defaultRedactorInstance();
-    this.write({
+    this.started = {
       type: 'session_start',
       ...this.stamp(),
       recorder: { kind: options.kind, version: VERSION, pid: process.pid, hostname: os.hostname(), user: safeUser() },
       ...(options.replayOf ? { replay_of: options.replayOf } : {}),
-    });
+    };
+    this.write(this.started);
   }
 
   openConnection(server: ServerTarget, upstream: UpstreamKind): ConnectionRecorder {
@@ -93,6 +101,12 @@ export class Recorder {
     this.ended = true;
     this.write({ type: 'session_end', ...this.stamp(), reason });
     this.journal.sync();
+  }
+
+  /** Journals a record of the session itself (no connection), e.g. the OTLP push's drops; ignored once the session ended. */
+  sessionEvent(ev: SessionEvent): void {
+    if (this.ended) return;
+    this.write({ ...this.redactor.redactEvent(ev), ...this.stamp() } as JournalRecord);
   }
 
   get isEnded(): boolean {

@@ -1057,6 +1057,8 @@ function eventSummary(r: JournalRecord): string | undefined {
       return r.status >= 400 ? `${r.method} ${r.path} → HTTP ${r.status}` : undefined;
     case 'connection_close':
       return `connection closed: ${r.reason}`;
+    case 'otlp_push':
+      return r.status === 'failing' ? `OTLP push to ${r.endpoint} failing${r.error ? `: ${r.error}` : ''} (retrying)` : r.status === 'dropped' ? `OTLP push dropped ${r.dropped_spans ?? 0} spans (${r.total_dropped} in all)${r.error ? `: ${r.error}` : ''}` : `OTLP push to ${r.endpoint} delivering again`;
     default:
       return undefined;
   }
