@@ -9,6 +9,7 @@ import type {
   MessageEnvelope,
   RecorderKind,
   ServerTarget,
+  SessionEvent,
   UpstreamKind,
 } from '../model/records';
 import type { JournalWriter } from '../store/journal';
@@ -92,6 +93,12 @@ export class Recorder {
     this.ended = true;
     this.write({ type: 'session_end', ...this.stamp(), reason });
     this.journal.sync();
+  }
+
+  /** Journals a session-wide record (the policy in effect, a spend threshold). */
+  event(ev: SessionEvent): void {
+    if (this.ended) return;
+    this.write({ ...ev, ...this.stamp() } as JournalRecord);
   }
 
   get isEnded(): boolean {
