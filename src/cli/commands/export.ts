@@ -4,20 +4,22 @@ import { parseArgs } from 'node:util';
 import { exportSessionJsonl } from '../../core/export/jsonl';
 import { exportSessionJson } from '../../core/export/session-json';
 import { openForReading, resolveSession } from '../store-access';
+import { loadPolicyFlag } from '../policy-options';
 import { CommandError, UsageError } from '../usage';
 
 const HELP = `Usage:
-  mcp-flight export [--store DIR] [--session ID|latest] [--format json|jsonl] [--out FILE]
+  mcp-flight export [--store DIR] [--session ID|latest] [--format json|jsonl] [--out FILE] [--policy FILE]
 
 Writes a session — its summary, connections, calls and every raw event — as JSON
 ("format": "mcp-flight.session/v1") or JSONL, to FILE or to stdout. The format is documented in
-docs/export-format.md, with a JSON Schema beside it.`;
+docs/export-format.md, with a JSON Schema beside it. --policy FILE prices and classifies the
+calls with that policy instead of the one the session recorded.`;
 
 export async function exportCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { store: { type: 'string' }, session: { type: 'string' }, format: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { store: { type: 'string' }, session: { type: 'string' }, format: { type: 'string' }, out: { type: 'string' }, policy: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
   if (values.help) {
     process.stdout.write(HELP + '\n');
@@ -27,11 +29,12 @@ export async function exportCommand(argv: string[]): Promise<number> {
   const format = values.format ?? (values.out?.endsWith('.jsonl') ? 'jsonl' : 'json');
   if (format !== 'json' && format !== 'jsonl') throw new UsageError(`--format must be json or jsonl, not "${format}"`);
 
+  const policy = loadPolicyFlag(values.policy);
   const store = await openForReading(values.store);
   try {
     const session = resolveSession(store, values.session);
     const records = () => store.readSessionRecords(session.session_id);
-    const options = { writerAlive: session.writer_alive !== false, sessionId: session.session_id };
+    const options = { writerAlive: session.writer_alive !== false, sessionId: session.session_id, ...(policy ? { policy } : {}) };
     // Written to a temporary file and renamed, so a failed export never leaves a half file behind.
     const target = values.out ? path.resolve(values.out) : undefined;
     const temp = target ? `${target}.${process.pid}.partial` : undefined;

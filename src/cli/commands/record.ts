@@ -6,11 +6,12 @@ import { RecordingProxy } from '../../core/recording/proxy';
 import { Recorder } from '../../core/recording/recorder';
 import { StdioUpstreamChannel } from '../../core/recording/upstream/stdio';
 import { JournalWriter } from '../../core/store/journal';
+import { governRecording, loadPolicyFlag, POLICY_HELP } from '../policy-options';
 import { storeDir, UsageError } from '../usage';
 
 const HELP = `Usage:
-  mcp-flight record [--store DIR] [--name NAME] [--timeout-ms N] -- COMMAND [ARGS...]
-  mcp-flight record [--store DIR] [--name NAME] [--timeout-ms N] --url URL [--header "K: V"]... [--transport http|sse]
+  mcp-flight record [--store DIR] [--name NAME] [--timeout-ms N] [--policy FILE] -- COMMAND [ARGS...]
+  mcp-flight record [--store DIR] [--name NAME] [--timeout-ms N] [--policy FILE] --url URL [--header "K: V"]... [--transport http|sse]
 
 Acts as a stdio MCP server for the client that starts it, launches (or connects to) the real
 server, and records every message in both directions into the store. Nothing but protocol bytes
@@ -22,7 +23,8 @@ Options:
   --timeout-ms N     answer a request the server has not answered after N ms (0 = never; default 0)
   --url URL          record a remote server instead of launching a command
   --header "K: V"    a header for the remote server (repeatable)
-  --transport T      http (Streamable HTTP, default) or sse (legacy)`;
+  --transport T      http (Streamable HTTP, default) or sse (legacy)
+${POLICY_HELP}`;
 
 const OPTIONS = {
   store: { type: 'string' },
@@ -31,6 +33,7 @@ const OPTIONS = {
   url: { type: 'string' },
   header: { type: 'string', multiple: true },
   transport: { type: 'string' },
+  policy: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   // Marks an entry the extension wrapped in another client's config, so it can be unwrapped.
   'mcp-flight-wrapped': { type: 'boolean' },
@@ -61,8 +64,12 @@ export async function recordCommand(argv: string[]): Promise<number> {
   const timeoutMs = values['timeout-ms'] === undefined ? 0 : Number(values['timeout-ms']);
   if (!Number.isFinite(timeoutMs) || timeoutMs < 0) throw new UsageError('--timeout-ms must be a number of milliseconds');
 
-  const journal = JournalWriter.open(storeDir(values.store));
+  // A bad --policy stops the command before anything is recorded.
+  const ownPolicy = loadPolicyFlag(values.policy);
+  const store = storeDir(values.store);
+  const journal = JournalWriter.open(store);
   const recorder = new Recorder({ kind: 'cli-record', journal });
+  const gate = governRecording(recorder, ownPolicy, store, 'record');
   const target = targetOf(spec);
   const connection = recorder.openConnection(target, 'stdio');
   const downstream = openDownstream(spec, connection);
@@ -71,6 +78,7 @@ export async function recordCommand(argv: string[]): Promise<number> {
     downstream,
     connection,
     server: target,
+    ...(gate ? { gate } : {}),
     requestTimeoutMs: timeoutMs,
     forwardNonJsonRpc: spec.type === 'stdio',
   });

@@ -5,10 +5,11 @@ import { parseMcpConfig } from '../../core/config/mcp-json';
 import { Recorder } from '../../core/recording/recorder';
 import { RecordingHttpEndpoint } from '../../core/recording/upstream/http-endpoint';
 import { JournalWriter } from '../../core/store/journal';
+import { governRecording, loadPolicyFlag, POLICY_HELP } from '../policy-options';
 import { CommandError, storeDir, UsageError } from '../usage';
 
 const HELP = `Usage:
-  mcp-flight serve [--store DIR] [--port N] [--config FILE] [--timeout-ms N]
+  mcp-flight serve [--store DIR] [--port N] [--config FILE] [--timeout-ms N] [--policy FILE]
 
 Serves every server of an MCP config file over Streamable HTTP on 127.0.0.1 through the
 recorder — the same endpoint the VS Code extension uses — and prints each server's URL and
@@ -20,7 +21,8 @@ Options:
   --config FILE    the config, in the .vscode/mcp.json format ("servers"; "mcpServers" also read)
                    (default: .vscode/mcp.json). \${input:ID} values come from $MCP_FLIGHT_INPUT_ID.
   --timeout-ms N   answer a request the server has not answered after N ms (0 = never; default 0)
-  --json           print the servers as one JSON line instead of text`;
+  --json           print the servers as one JSON line instead of text
+${POLICY_HELP}`;
 
 export async function serveCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -32,6 +34,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       config: { type: 'string' },
       'timeout-ms': { type: 'string' },
       json: { type: 'boolean' },
+      policy: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -60,9 +63,13 @@ export async function serveCommand(argv: string[]): Promise<number> {
   for (const p of config.problems) process.stderr.write(`mcp-flight serve: skipped ${p}\n`);
   if (!config.servers.length) throw new CommandError(`no usable servers in ${configFile}`);
 
-  const journal = JournalWriter.open(storeDir(values.store));
+  // A bad --policy stops the command before anything is recorded.
+  const ownPolicy = loadPolicyFlag(values.policy);
+  const store = storeDir(values.store);
+  const journal = JournalWriter.open(store);
   const recorder = new Recorder({ kind: 'cli-serve', journal });
-  const endpoint = new RecordingHttpEndpoint({ recorder, port, requestTimeoutMs: timeoutMs });
+  const gate = governRecording(recorder, ownPolicy, store, 'serve');
+  const endpoint = new RecordingHttpEndpoint({ recorder, port, requestTimeoutMs: timeoutMs, ...(gate ? { gate } : {}) });
   await endpoint.start();
   const served = config.servers.map((spec) => ({ name: spec.name, ...endpoint.addServer(spec) }));
   if (values.json) {

@@ -3,6 +3,7 @@ import type { SpendRecord } from '../model/records';
 import { ALLOW, type Gate, type GateDecision, type GateRequest, type GateResponse } from '../recording/gate';
 import type { Recorder } from '../recording/recorder';
 import { reportedCostUsd, roundUsd } from './cost';
+import { policyRecords, type PolicyResolution } from './load';
 import type { LoadedPolicy } from './policy';
 import { PolicyRules } from './rules';
 
@@ -138,4 +139,13 @@ export class PolicyGate implements Gate {
     this.options.recorder?.event(record);
     this.options.onSpend?.(record);
   }
+}
+
+/**
+ * Puts a resolved policy in force for a recording session: journals which policy governs it (and
+ * which store policy does not), and returns the gate that enforces it, if there is a policy.
+ */
+export function governSession(recorder: Recorder, resolution: PolicyResolution, onSpend?: PolicyGateOptions['onSpend']): PolicyGate | undefined {
+  for (const r of policyRecords(resolution)) recorder.event(r);
+  return resolution.policy ? new PolicyGate({ policy: resolution.policy, recorder, ...(onSpend ? { onSpend } : {}) }) : undefined;
 }

@@ -78,7 +78,7 @@ let validator: ReturnType<Ajv2020['compile']> | undefined;
 
 function validate(value: unknown): ErrorObject[] {
   // Compiled on first use: loading ajv's code generator costs nothing until a policy is read.
-  validator ??= new Ajv2020({ allErrors: true, strict: true }).compile(schema);
+  validator ??= new Ajv2020({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true }).compile(schema);
   return validator(value) ? [] : [...(validator.errors ?? [])];
 }
 
