@@ -125,6 +125,8 @@ export const MESSAGE_PATTERNS: ReadonlyArray<{ pattern: RegExp; class: ErrorClas
   { pattern: /\b(?:forbidden|insufficient[_ ]scope|not authori[sz]ed to)\b/i, class: 'auth_denied', code: 'PERMISSION_DENIED' },
   { pattern: /\b(?:timed? ?out|deadline exceeded)\b/i, class: 'timeout', code: 'TIMEOUT' },
   { pattern: /\b(?:ECONNREFUSED|ECONNRESET|EPIPE|ENOTFOUND|socket hang up)\b/, class: 'transport_error', code: 'CONNECTION_FAILED' },
+  // The SDK's servers answer params that fail their schema with -32603 and the zod issues as text.
+  { pattern: /\b(?:invalid_type|invalid input|input validation error|invalid arguments?)\b/i, class: 'invalid_params', code: 'INVALID_PARAMS' },
 ];
 
 /** `MCP error -32602: …`: the SDK's text for a JSON-RPC error a server turned into an isError result. */
@@ -187,7 +189,7 @@ function classOf(f: FailureFacts, rules: PolicyRules | undefined): Classified {
 
   if (f.httpStatus !== undefined) {
     const cls = httpClass(f.httpStatus);
-    if (cls) return { error_class: cls, error_code: stringCodes.find((c) => STRING_CODE_CLASSES[c] === cls) ?? f.httpStatus, message };
+    if (cls) return { error_class: cls, error_code: f.httpStatus, message };
   }
   for (const c of stringCodes) {
     const cls = STRING_CODE_CLASSES[c];
