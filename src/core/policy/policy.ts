@@ -100,7 +100,8 @@ export function parsePolicy(text: string, origin: string): PolicyDocument {
 
 /** Validates an already parsed policy (the extension's setting). Throws PolicyError. */
 export function checkPolicy(value: unknown, origin: string): PolicyDocument {
-  const problems = validate(value).map((e) => describe(e, value));
+  // propertyNames failures come twice (the name's own error, then a generic one): keep the first.
+  const problems = validate(value).filter((e) => e.keyword !== 'propertyNames').map((e) => describe(e, value));
   if (problems.length === 0) {
     // The schema bounds the globs; picomatch still rejects a few shapes the schema cannot see.
     const doc = value as PolicyDocument;
@@ -137,6 +138,7 @@ function describe(e: ErrorObject, root: unknown): string {
     }
   }
   const at = (where || 'the policy') + entry;
+  if (e.propertyName !== undefined) return `${at}: ${JSON.stringify(e.propertyName)} is not allowed here (must be an error class)`;
   switch (e.keyword) {
     case 'additionalProperties':
       return `${at}: unknown property ${JSON.stringify((e.params as { additionalProperty: string }).additionalProperty)}`;
@@ -144,8 +146,6 @@ function describe(e: ErrorObject, root: unknown): string {
       return `${at}: missing ${JSON.stringify((e.params as { missingProperty: string }).missingProperty)}`;
     case 'enum':
       return `${at}: must be one of ${((e.params as { allowedValues: unknown[] }).allowedValues).map((v) => JSON.stringify(v)).join(', ')}, not ${JSON.stringify(node)}`;
-    case 'propertyNames':
-      return `${at}: ${JSON.stringify((e.params as { propertyName: string }).propertyName)} is not an error class`;
     case 'anyOf':
       return `${at}: needs "code" or "messageIncludes"`;
     default:
