@@ -49,6 +49,7 @@ export const Settings = {
   retentionMaxSizeMB: 'retention.maxSizeMB',
   requestTimeoutSeconds: 'requestTimeoutSeconds',
   notifyOnFailure: 'notifyOnFailure',
+  policy: 'policy',
 } as const;
 
 export const McpProviderId = 'mcpFlight.recorded';

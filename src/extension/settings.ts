@@ -10,6 +10,8 @@ export interface FlightSettings {
   retentionMaxSizeMB: number;
   requestTimeoutSeconds: number;
   notifyOnFailure: boolean;
+  /** `mcpFlight.policy` from user settings only (an inline policy or a file path); undefined when unset. */
+  policy: unknown;
 }
 
 export function readSettings(scope?: vscode.ConfigurationScope): FlightSettings {
@@ -23,5 +25,7 @@ export function readSettings(scope?: vscode.ConfigurationScope): FlightSettings 
     retentionMaxSizeMB: c.get<number>(Settings.retentionMaxSizeMB) ?? 1024,
     requestTimeoutSeconds: c.get<number>(Settings.requestTimeoutSeconds) ?? 0,
     notifyOnFailure: c.get<boolean>(Settings.notifyOnFailure) ?? true,
+    // Machine-scoped, and read from user settings only: a workspace must not be able to set its own policy.
+    policy: c.inspect(Settings.policy)?.globalValue,
   };
 }
