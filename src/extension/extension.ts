@@ -73,6 +73,7 @@ export function activate(context: vscode.ExtensionContext): FlightApi {
     scheduleRetention(ctx),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration(`${Settings.section}.${Settings.captureLevel}`)) flight.applySettings();
+      if (e.affectsConfiguration(`${Settings.section}.${Settings.policy}`)) flight.applyPolicySetting();
     }),
   );
 

@@ -142,15 +142,30 @@ export class Flight implements vscode.Disposable {
     if (store?.status === 'unapproved' && this.context.globalState.get<string>(Flight.PROMPTED_KEY) !== store.sha256) void this.askApproval(recorder, root, store.path, store.sha256, store.text);
   }
 
+  /** The mcpFlight.policy setting changed: the running session follows it (its spend so far carries over). */
+  applyPolicySetting(): void {
+    const recorder = this.recorderInstance;
+    const root = this.storeRoot;
+    if (!recorder || recorder.isEnded || !root) return;
+    this.applyPolicy(recorder, root);
+  }
+
   private install(recorder: Recorder, resolution: PolicyResolution): void {
     for (const n of resolution.notices) this.output.warn(`policy: ${n}`);
+    const before = this.policyGate?.state;
+    if (!resolution.policy && this.policyGate) {
+      // Journaled, so the session shows from where on no policy governed it.
+      const p = this.policyGate.policy;
+      recorder.event({ type: 'policy', status: 'withdrawn', source: p.source, ...(p.path ? { path: p.path } : {}), sha256: p.sha256 });
+      this.output.info(`no policy governs session ${recorder.sessionId} any more`);
+    }
     const gate = runtime().governSession(recorder, resolution, (e) => {
       const text = e.event === 'warning' ? `MCP Flight: this session has spent $${e.spent_usd} of its $${e.limit_usd} limit (80 %).` : `MCP Flight: spend limit of $${e.limit_usd} reached — further metered tool calls are refused.`;
       this.output.warn(text);
       void vscode.window.showWarningMessage(text);
-    });
+    }, before);
+    this.policyGate = gate;
     if (gate) {
-      this.policyGate = gate;
       const p = resolution.policy!;
       this.output.info(`policy ${p.path ?? p.source} (sha256 ${p.sha256.slice(0, 12)}) governs session ${recorder.sessionId}`);
     }

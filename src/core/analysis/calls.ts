@@ -167,6 +167,10 @@ export class CallAssembler {
       case 'policy': {
         const { session_id: _s, seq: _q, mono: _m, policy, ...rest } = r;
         this.policies.push(rest);
+        if (r.status === 'withdrawn' && !this.options.policy) {
+          this.rules = undefined;
+          this.policyInEffect = undefined;
+        }
         if (r.status === 'applied' && !this.options.policy) {
           try {
             this.rules = new PolicyRules(checkPolicy(policy, `the policy recorded at seq ${r.seq}`));

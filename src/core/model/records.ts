@@ -226,7 +226,8 @@ export interface HttpExchangeRecord extends ConnectionScoped {
  */
 export interface PolicyRecord extends RecordBase {
   type: 'policy';
-  status: 'applied' | 'ignored';
+  /** `withdrawn`: the policy named by sha256 stopped governing the session (its setting was removed). */
+  status: 'applied' | 'ignored' | 'withdrawn';
   source: 'file' | 'settings' | 'store';
   path?: string;
   /** Hex SHA-256 of the policy's bytes (the setting's JSON text for `settings`). */

@@ -41,6 +41,8 @@ export interface PolicyGateOptions {
   recorder?: Recorder;
   /** Told of each spend record as it is written (the CLI prints it, the extension shows it). */
   onSpend?: (event: Omit<SpendRecord, 'session_id' | 'seq' | 'ts' | 'mono'>) => void;
+  /** What the session already spent under the policy this gate replaces (a policy changed mid-session). */
+  carryOver?: SpendState;
 }
 
 interface OpenCall {
@@ -58,8 +60,23 @@ export class PolicyGate implements Gate {
   private readonly open = new Map<string, OpenCall>();
   private readonly learnedMetered = new Set<string>();
 
+  get policy(): LoadedPolicy {
+    return this.options.policy;
+  }
+
   constructor(private readonly options: PolicyGateOptions) {
     this.rules = new PolicyRules(options.policy.document);
+    const prior = options.carryOver;
+    if (prior) {
+      this.spent = prior.spent_usd;
+      this.refused = prior.refused_calls;
+      // Thresholds already announced are not announced again unless the new limit moves them.
+      const limit = this.rules.spendLimitUsd;
+      if (limit !== undefined) {
+        this.warned = prior.warned && prior.limit_usd !== null && prior.limit_usd <= limit && this.spent >= SPEND_WARNING_RATIO * limit - 1e-9;
+        this.limitReached = prior.limit_reached && prior.limit_usd !== null && prior.limit_usd <= limit && this.spent >= limit - 1e-9;
+      }
+    }
   }
 
   get state(): SpendState {
@@ -145,7 +162,7 @@ export class PolicyGate implements Gate {
  * Puts a resolved policy in force for a recording session: journals which policy governs it (and
  * which store policy does not), and returns the gate that enforces it, if there is a policy.
  */
-export function governSession(recorder: Recorder, resolution: PolicyResolution, onSpend?: PolicyGateOptions['onSpend']): PolicyGate | undefined {
+export function governSession(recorder: Recorder, resolution: PolicyResolution, onSpend?: PolicyGateOptions['onSpend'], carryOver?: SpendState): PolicyGate | undefined {
   for (const r of policyRecords(resolution)) recorder.event(r);
-  return resolution.policy ? new PolicyGate({ policy: resolution.policy, recorder, ...(onSpend ? { onSpend } : {}) }) : undefined;
+  return resolution.policy ? new PolicyGate({ policy: resolution.policy, recorder, ...(onSpend ? { onSpend } : {}), ...(carryOver ? { carryOver } : {}) }) : undefined;
 }
