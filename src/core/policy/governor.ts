@@ -26,6 +26,7 @@ import { PolicyRules } from './rules';
  */
 
 export const SPEND_WARNING_RATIO = 0.8;
+const MAX_OPEN = 10_000;
 
 export interface SpendState {
   spent_usd: number;
@@ -113,6 +114,8 @@ export class PolicyGate implements Gate {
         };
       }
     }
+    // Calls that never get an answer (cancelled, timed out) would stay here: the oldest go first.
+    if (this.open.size >= MAX_OPEN) this.open.delete(this.open.keys().next().value!);
     this.open.set(`${request.connectionId}\u0000${idKey(request.id)}`, { server, tool, charged: cost });
     if (cost > 0) this.charge(cost, request, tool);
     return ALLOW;
