@@ -1057,6 +1057,10 @@ function eventSummary(r: JournalRecord): string | undefined {
       return r.status >= 400 ? `${r.method} ${r.path} → HTTP ${r.status}` : undefined;
     case 'connection_close':
       return `connection closed: ${r.reason}`;
+    case 'policy':
+      return `policy ${r.status}: ${r.path ?? r.source} (sha256 ${r.sha256.slice(0, 12)})${r.reason ? `: ${r.reason}` : ''}`;
+    case 'spend':
+      return r.event === 'warning' ? `spend warning: $${r.spent_usd} of the $${r.limit_usd} limit (80 %)` : `spend limit of $${r.limit_usd} reached: metered calls are refused`;
     default:
       return undefined;
   }
