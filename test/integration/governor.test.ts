@@ -12,6 +12,7 @@ import { sha256Hex } from '../../src/core/policy/policy';
 import { CLI, EVERYTHING, NODE, requireBuiltCli, tempDir } from '../helpers/env';
 import { sessionsIn, toolCalls } from '../helpers/journal';
 import { assembleSession } from '../../src/core/analysis/calls';
+import { openStore } from '../../src/core/store/store';
 
 /**
  * The spend governor and the policy through `mcp-flight record --policy`, with the SDK's real
@@ -125,6 +126,21 @@ describe('spend governor through mcp-flight record --policy', () => {
     );
     assert.match(stderr, /spend warning: 80 % of the limit reached \(\$0\.04 of \$0\.05\)/);
     assert.match(stderr, /spend limit reached/);
+  });
+
+  test('the index lists the policy and the spend thresholds as session events', async () => {
+    const index = await openStore(store, { writeIndex: false });
+    try {
+      const sessionId = latestSession(store)[0]!.session_id;
+      const events = index.events(sessionId).filter((e) => e.type === 'policy' || e.type === 'spend').map((e) => e.summary);
+      assert.deepEqual(events, [
+        `policy applied: ${policyFile} (sha256 ${sha256Hex(policyText).slice(0, 12)})`,
+        'spend warning: $0.04 of the $0.05 limit (80 %)',
+        'spend limit of $0.05 reached: metered calls are refused',
+      ]);
+    } finally {
+      index.close();
+    }
   });
 
   test('refused calls carry error_class spend_limit / policy_denied; the rest are priced', () => {
