@@ -6,6 +6,7 @@ import type { Disposable as CoreDisposable } from '../core/model/events';
 import type { JournalRecord } from '../core/model/records';
 import type { PolicyGate } from '../core/policy/governor';
 import type { PolicyResolution } from '../core/policy/load';
+import type { LoadedPolicy } from '../core/policy/policy';
 import type { Gate } from '../core/recording/gate';
 import type { Recorder } from '../core/recording/recorder';
 import type { EndpointServerHandle, RecordingHttpEndpoint } from '../core/recording/upstream/http-endpoint';
@@ -122,7 +123,7 @@ export class Flight implements vscode.Disposable {
    * once in a modal dialog so the user can read and approve it.
    */
   private applyPolicy(recorder: Recorder, root: string): void {
-    let own;
+    let own: LoadedPolicy | undefined;
     try {
       own = runtime().loadPolicySetting(readSettings().policy);
     } catch (err) {
