@@ -175,7 +175,8 @@ export class Flight implements vscode.Disposable {
   /** Asks once per content: the file is shown in full (truncated past 4,000 characters) before it can apply. */
   private async askApproval(recorder: Recorder, root: string, file: string, sha256: string, text: string): Promise<void> {
     await this.context.globalState.update(Flight.PROMPTED_KEY, sha256);
-    const shown = text.length > 4000 ? `${text.slice(0, 4000)}\n… (${text.length - 4000} more characters: open the file to read them all)` : text;
+    const safe = runtime().reviewableText(text);
+    const shown = safe.length > 4000 ? `${safe.slice(0, 4000)}\n… (${safe.length - 4000} more characters: open the file to read them all)` : safe;
     const choice = await vscode.window.showWarningMessage(
       `This workspace's MCP Flight store has a policy it wants applied (${path.basename(file)}). It is ignored until you approve it.`,
       { modal: true, detail: `${file}\nsha256 ${sha256}\n\n${shown}` },

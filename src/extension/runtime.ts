@@ -19,3 +19,4 @@ export { readSessionExport } from '../core/export/read';
 export { resolvePolicy, loadPolicySetting, inspectStorePolicy } from '../core/policy/load';
 export { governSession } from '../core/policy/governor';
 export { approve as approvePolicy } from '../core/policy/approval';
+export { reviewableText } from '../core/policy/policy';

@@ -9,7 +9,7 @@ import { approve, isApproved, revoke } from '../../src/core/policy/approval';
 import { reportedCostUsd } from '../../src/core/policy/cost';
 import { PolicyGate } from '../../src/core/policy/governor';
 import { inspectStorePolicy, policyRecords, resolvePolicy } from '../../src/core/policy/load';
-import { checkPolicy, parsePolicy, PolicyError, sha256Hex, type LoadedPolicy, type PolicyDocument } from '../../src/core/policy/policy';
+import { checkPolicy, parsePolicy, PolicyError, reviewableText, sha256Hex, type LoadedPolicy, type PolicyDocument } from '../../src/core/policy/policy';
 import { PolicyRules } from '../../src/core/policy/rules';
 import { composeGates, type Gate, type GateDecision, type GateRequest } from '../../src/core/recording/gate';
 import { ROOT, tempDir } from '../helpers/env';
@@ -57,6 +57,11 @@ describe('policy: schema and validation', () => {
     ]);
     assert.match(problems('{"tools": [}').join(), /ValueExpected at line 1, column 12/);
     assert.match(problems(JSON.stringify({ spendLimitUsd: -1 })).join(), /spendLimitUsd: must be >= 0/);
+  });
+
+  it('shows a policy for review with escapes, bidi controls and invisible characters made visible', () => {
+    assert.equal(reviewableText('{"a": 1}\n\t"b"'), '{"a": 1}\n\t"b"');
+    assert.equal(reviewableText('x\u001b[2Ky\u202ez\u200bw\u{e0041}'), 'x\\u{1b}[2Ky\\u{202e}z\\u{200b}w\\u{e0041}');
   });
 
   it('the shipped schema validates docs/policy.md\'s example', () => {

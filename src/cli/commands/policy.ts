@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { approvalOf, approvalsFile, approve, revoke } from '../../core/policy/approval';
 import { inspectStorePolicy, resolvePolicy, storePolicyPath } from '../../core/policy/load';
-import { parsePolicy, type LoadedPolicy, type PolicyDocument } from '../../core/policy/policy';
+import { parsePolicy, reviewableText, type LoadedPolicy, type PolicyDocument } from '../../core/policy/policy';
 import { loadPolicyFlag } from '../policy-options';
 import { CommandError, storeDir, UsageError } from '../usage';
 
@@ -89,7 +89,7 @@ function show(store: string, flag: string | undefined, json: boolean): number {
     if (s.error) lines.push(`  ${s.error}`);
     if (s.status !== 'approved' && s.text) {
       lines.push('  ---- content ----');
-      lines.push(...s.text.replace(/\n$/, '').split('\n').map((l) => `  ${l}`));
+      lines.push(...reviewableText(s.text).replace(/\n$/, '').split('\n').map((l) => `  ${l}`));
       lines.push('  ----');
     }
   } else {
@@ -131,7 +131,7 @@ function approveStore(store: string, expected: string | undefined): number {
   if (expected !== undefined && expected.toLowerCase() !== s.sha256) {
     throw new CommandError(`${s.path} has sha256 ${s.sha256}, not ${expected}: it changed since you read it; nothing approved`);
   }
-  process.stdout.write(`${s.path}\n---- content ----\n${s.text.replace(/\n$/, '')}\n----\n`);
+  process.stdout.write(`${s.path}\n---- content ----\n${reviewableText(s.text).replace(/\n$/, '')}\n----\n`);
   for (const l of describePolicy(parsePolicy(s.text, s.path))) process.stdout.write(`  ${l}\n`);
   const a = approve(s.path, s.sha256);
   process.stdout.write(`Approved sha256 ${a.sha256} (recorded in ${approvalsFile()}). It applies to sessions recorded from now on; any change to the file needs a new approval.\n`);

@@ -158,3 +158,12 @@ function lineCol(text: string, offset: number): string {
   const line = before.split('\n').length;
   return `line ${line}, column ${offset - before.lastIndexOf('\n')}`;
 }
+
+/**
+ * A policy's text made safe to show for review: control characters (ANSI escapes could repaint
+ * the terminal), bidi controls and invisible characters (they could make the text read other than
+ * it parses) are shown as `\u{…}` escapes; newlines and tabs stay.
+ */
+export function reviewableText(text: string): string {
+  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]|[\u{e0000}-\u{e007f}]/gu, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`);
+}
