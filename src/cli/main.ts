@@ -7,6 +7,7 @@ import { exportCommand } from './commands/export';
 import { summaryCommand } from './commands/summary';
 import { verifyCommand } from './commands/verify';
 import { diffCommand } from './commands/diff';
+import { policyCommand } from './commands/policy';
 
 /**
  * The `mcp-flight` command: a thin shell over src/core. Anything a command prints for people
@@ -15,7 +16,7 @@ import { diffCommand } from './commands/diff';
 
 type Command = (argv: string[]) => Promise<number>;
 
-const EXPLAINED = new Set(['StoreMissingError', 'StoreVersionError', 'ConfigError', 'LockError', 'IndexImageError', 'AuditKeyError']);
+const EXPLAINED = new Set(['PolicyError', 'StoreMissingError', 'StoreVersionError', 'ConfigError', 'LockError', 'IndexImageError', 'AuditKeyError']);
 
 const COMMANDS: Record<string, Command> = {
   record: recordCommand,
@@ -25,6 +26,7 @@ const COMMANDS: Record<string, Command> = {
   summary: summaryCommand,
   verify: verifyCommand,
   diff: diffCommand,
+  policy: policyCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -18,14 +18,15 @@ export function storeDir(flag: string | undefined): string {
 export const GLOBAL_HELP = `mcp-flight — records every message between MCP clients and MCP servers.
 
 Usage:
-  mcp-flight record  [--store DIR] [--name NAME] -- COMMAND [ARGS...]
-  mcp-flight record  [--store DIR] [--name NAME] --url URL [--header "K: V"]... [--transport http|sse]
-  mcp-flight serve   [--store DIR] [--port N] [--config FILE]
+  mcp-flight record  [--store DIR] [--name NAME] [--policy FILE] -- COMMAND [ARGS...]
+  mcp-flight record  [--store DIR] [--name NAME] [--policy FILE] --url URL [--header "K: V"]... [--transport http|sse]
+  mcp-flight serve   [--store DIR] [--port N] [--config FILE] [--policy FILE]
   mcp-flight sessions [--store DIR] [--json]
-  mcp-flight export  [--store DIR] [--session ID|latest] [--format json|jsonl|otlp] [--out FILE]
-  mcp-flight summary [--store DIR] [--session ID|latest] [--json]
+  mcp-flight export  [--store DIR] [--session ID|latest] [--format json|jsonl|otlp] [--out FILE] [--policy FILE]
+  mcp-flight summary [--store DIR] [--session ID|latest] [--json] [--policy FILE]
   mcp-flight verify  [--store DIR | FILE] [--key KEY]... [--json]
   mcp-flight diff    [--store DIR] [--json] SESSION_A SESSION_B | SESSION_A:CALL_A SESSION_B:CALL_B
+  mcp-flight policy  show|check|approve|revoke [--store DIR] [--policy FILE]
 
 record and serve push spans live to an OpenTelemetry collector with --otlp-endpoint URL.
 The store defaults to $MCP_FLIGHT_STORE, else ./.mcp-flight.

@@ -81,6 +81,7 @@ export function activate(context: vscode.ExtensionContext): FlightApi {
       if (e.affectsConfiguration(`${Settings.section}.redaction`)) mirror(output);
       if (e.affectsConfiguration(Settings.section)) warnAboutWorkspaceOverrides(output);
       if (e.affectsConfiguration(`${Settings.section}.otlp`)) flight.applyOtlpSettings();
+      if (e.affectsConfiguration(`${Settings.section}.${Settings.policy}`)) flight.applyPolicySetting();
     }),
   );
 

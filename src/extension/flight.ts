@@ -5,6 +5,10 @@ import type { ServerSpec } from '../core/config/servers';
 import type { Disposable as CoreDisposable } from '../core/model/events';
 import type { Redactor } from '../core/audit/redaction';
 import type { JournalRecord } from '../core/model/records';
+import type { PolicyGate } from '../core/policy/governor';
+import type { PolicyResolution } from '../core/policy/load';
+import type { LoadedPolicy } from '../core/policy/policy';
+import type { Gate } from '../core/recording/gate';
 import type { Recorder } from '../core/recording/recorder';
 import type { EndpointServerHandle, RecordingHttpEndpoint } from '../core/recording/upstream/http-endpoint';
 import type { JournalWriter } from '../core/store/journal';
@@ -41,6 +45,17 @@ export class Flight implements vscode.Disposable {
   private readonly outputs = new Map<string, vscode.OutputChannel>();
   /** connection id → server name, to route each server's stderr to its own output. */
   private readonly connectionServers = new Map<string, string>();
+  /** The policy enforced on the session's calls (denied tools, the spend governor), once resolved. */
+  private policyGate?: PolicyGate;
+  /**
+   * What the endpoint consults: the policy gate installed now or later (a store policy approved
+   * mid-session applies from then on). Alert checks compose in front of it with composeGates.
+   */
+  readonly gate: Gate = {
+    check: (request) => this.policyGate?.check(request) ?? { action: 'allow' },
+    onResponse: (response) => this.policyGate?.onResponse(response),
+  };
+  private static readonly PROMPTED_KEY = 'mcpFlight.policyPrompted';
 
   constructor(
     readonly context: vscode.ExtensionContext,
@@ -93,6 +108,7 @@ export class Flight implements vscode.Disposable {
       this.recorderInstance.onRecord((r) => this.onRecord(r));
       this.output.info(`recording session ${this.recorderInstance.sessionId} into ${root}`);
       this.startOtlpPush(this.recorderInstance);
+      this.applyPolicy(this.recorderInstance, root);
       // The views follow the store, so it opens as soon as there is something to show.
       setTimeout(() => void this.store().catch(() => undefined), 0);
     }
@@ -115,6 +131,92 @@ export class Flight implements vscode.Disposable {
    */
   checkpoint(): void {
     this.journal?.checkpoint();
+  }
+
+  /**
+   * The session's policy: the `mcpFlight.policy` user setting, else the store's policy.json if the
+   * user approved it (docs/policy.md). Journaled either way; an unapproved store policy is shown
+   * once in a modal dialog so the user can read and approve it.
+   */
+  private applyPolicy(recorder: Recorder, root: string): void {
+    let own: LoadedPolicy | undefined;
+    try {
+      own = runtime().loadPolicySetting(readSettings().policy);
+    } catch (err) {
+      const message = `MCP Flight: the mcpFlight.policy setting is not applied: ${(err as Error).message}`;
+      this.output.error(message);
+      void vscode.window.showErrorMessage(message);
+    }
+    let resolution: PolicyResolution;
+    try {
+      resolution = runtime().resolvePolicy({ ...(own ? { own } : {}), storeDir: root });
+    } catch (err) {
+      this.output.error(`policy: ${(err as Error).message}`);
+      return;
+    }
+    this.install(recorder, resolution);
+    const store = resolution.store;
+    if (store?.status === 'unapproved' && this.context.globalState.get<string>(Flight.PROMPTED_KEY) !== store.sha256) void this.askApproval(recorder, root, store.path, store.sha256, store.text);
+  }
+
+  /** The mcpFlight.policy setting changed: the running session follows it (its spend so far carries over). */
+  applyPolicySetting(): void {
+    const recorder = this.recorderInstance;
+    const root = this.storeRoot;
+    if (!recorder || recorder.isEnded || !root) return;
+    this.applyPolicy(recorder, root);
+  }
+
+  private install(recorder: Recorder, resolution: PolicyResolution): void {
+    for (const n of resolution.notices) this.output.warn(`policy: ${n}`);
+    const before = this.policyGate?.state;
+    if (!resolution.policy && this.policyGate) {
+      // Journaled, so the session shows from where on no policy governed it.
+      const p = this.policyGate.policy;
+      recorder.sessionEvent({ type: 'policy', status: 'withdrawn', source: p.source, ...(p.path ? { path: p.path } : {}), sha256: p.sha256 });
+      this.output.info(`no policy governs session ${recorder.sessionId} any more`);
+    }
+    const gate = runtime().governSession(recorder, resolution, (e) => {
+      const text = e.event === 'warning' ? `MCP Flight: this session has spent $${e.spent_usd} of its $${e.limit_usd} limit (80 %).` : `MCP Flight: spend limit of $${e.limit_usd} reached — further metered tool calls are refused.`;
+      this.output.warn(text);
+      void vscode.window.showWarningMessage(text);
+    }, before);
+    this.policyGate = gate;
+    if (gate) {
+      const p = resolution.policy!;
+      this.output.info(`policy ${p.path ?? p.source} (sha256 ${p.sha256.slice(0, 12)}) governs session ${recorder.sessionId}`);
+    }
+  }
+
+  /** Asks once per content: the file is shown in full (truncated past 4,000 characters) before it can apply. */
+  private async askApproval(recorder: Recorder, root: string, file: string, sha256: string, text: string): Promise<void> {
+    await this.context.globalState.update(Flight.PROMPTED_KEY, sha256);
+    const safe = runtime().reviewableText(text);
+    const shown = safe.length > 4000 ? `${safe.slice(0, 4000)}\n… (${safe.length - 4000} more characters: open the file to read them all)` : safe;
+    const choice = await vscode.window.showWarningMessage(
+      `This workspace's MCP Flight store has a policy it wants applied (${path.basename(file)}). It is ignored until you approve it.`,
+      { modal: true, detail: `${file}\nsha256 ${sha256}\n\n${shown}` },
+      'Approve',
+      'Open File',
+    );
+    if (choice === 'Open File') {
+      await vscode.window.showTextDocument(vscode.Uri.file(file));
+      return;
+    }
+    if (choice !== 'Approve') return;
+    const now = runtime().inspectStorePolicy(root);
+    if (now?.sha256 !== sha256) {
+      void vscode.window.showWarningMessage('MCP Flight: the policy file changed while you were reading it; nothing was approved.');
+      return;
+    }
+    runtime().approvePolicy(file, sha256);
+    if (readSettings().policy !== undefined && readSettings().policy !== null) {
+      void vscode.window.showInformationMessage('MCP Flight: policy approved. Your mcpFlight.policy setting still takes its place.');
+      return;
+    }
+    if (recorder.isEnded) return;
+    this.install(recorder, runtime().resolvePolicy({ storeDir: root }));
+    void vscode.window.showInformationMessage('MCP Flight: policy approved; it governs this session from now on.');
   }
 
   /** Paused: calls are still listed, but only their metadata is recorded — the gap stays visible. */
@@ -248,7 +350,7 @@ export class Flight implements vscode.Disposable {
     if (!this.endpointPromise) {
       this.endpointPromise = (async () => {
         const s = readSettings();
-        const endpoint = new (runtime().RecordingHttpEndpoint)({ recorder: this.recorder(), requestTimeoutMs: s.requestTimeoutSeconds * 1000 });
+        const endpoint = new (runtime().RecordingHttpEndpoint)({ recorder: this.recorder(), requestTimeoutMs: s.requestTimeoutSeconds * 1000, gate: this.gate });
         await endpoint.start();
         endpoint.onDidChangeConnections((e) => {
           this.output.info(`${e.type === 'open' ? 'client connected to' : 'client left'} ${e.server} (${e.connectionId})${e.reason ? `: ${e.reason}` : ''}`);

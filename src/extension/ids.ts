@@ -57,6 +57,7 @@ export const Settings = {
   otlpEndpoint: 'otlp.endpoint',
   otlpIncludePayloads: 'otlp.includePayloads',
   otlpHeaders: 'otlp.headers',
+  policy: 'policy',
 } as const;
 
 export const McpProviderId = 'mcpFlight.recorded';

@@ -21,3 +21,7 @@ export { callDocument, compareCalls, diffSessions } from '../core/analysis/diff'
 export { diffCallFromStore, diffSessionFromExport, diffSessionFromRecords } from '../core/analysis/diff-input';
 export { formatSessionDiffText } from '../core/analysis/diff-text';
 export { readSessionExport } from '../core/export/read';
+export { resolvePolicy, loadPolicySetting, inspectStorePolicy } from '../core/policy/load';
+export { governSession } from '../core/policy/governor';
+export { approve as approvePolicy } from '../core/policy/approval';
+export { reviewableText } from '../core/policy/policy';

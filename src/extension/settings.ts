@@ -16,6 +16,8 @@ export interface FlightSettings {
   requestTimeoutSeconds: number;
   notifyOnFailure: boolean;
   redaction: RedactionSettings;
+  /** `mcpFlight.policy` from user settings only (an inline policy or a file path); undefined when unset. */
+  policy: unknown;
 }
 
 /**
@@ -38,6 +40,8 @@ export const PROTECTED_SETTINGS: readonly string[] = [
   Settings.otlpEndpoint,
   Settings.otlpIncludePayloads,
   Settings.otlpHeaders,
+  // A cloned repository must not be able to set its own policy (docs/policy.md).
+  Settings.policy,
 ];
 
 /** A protected setting's value from user (or remote-machine) settings, else its default; never a workspace's. */
@@ -69,6 +73,8 @@ export function readSettings(scope?: vscode.ConfigurationScope): FlightSettings 
       allowKeys: userLevel(c, Settings.redactionAllowKeys),
       allowValues: userLevel(c, Settings.redactionAllowValues),
     },
+    // Machine-scoped, and read from user settings only: a workspace must not be able to set its own policy.
+    policy: c.inspect(Settings.policy)?.globalValue,
   };
 }
 

@@ -60,7 +60,8 @@ describe('mcp-flight sessions, summary and export', () => {
     assert.equal(s.successful_calls, 1);
     assert.equal(s.failed_calls, 1);
     assert.equal(s.terminal_state, 'partial_success');
-    assert.deepEqual(s.errors_by_class, { tool_error: 1 });
+    // get-sum's bad argument comes back as an isError result carrying the SDK's "MCP error -32602".
+    assert.deepEqual(s.errors_by_class, { invalid_params: 1 });
     assert.equal(s.agents[0].agent_id, 'cli-test-agent/2.0.0');
   });
 

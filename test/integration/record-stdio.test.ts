@@ -110,7 +110,9 @@ describe('mcp-flight record (stdio) with server-everything', () => {
     assert.equal(sums.length, 2);
     assert.equal(sums[0]!.outcome, 'success');
     assert.equal(sums[1]!.outcome, 'error');
-    assert.equal(sums[1]!.error?.error_class, 'tool_error');
+    // Bad arguments come back as an isError result carrying the SDK's "MCP error -32602".
+    assert.equal(sums[1]!.error?.error_class, 'invalid_params');
+    assert.equal(sums[1]!.error?.error_code, -32602);
 
     const unknown = calls.find((c) => c.method === 'flight/unknown')!;
     assert.equal(unknown.outcome, 'error');

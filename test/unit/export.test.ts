@@ -349,7 +349,8 @@ describe('session export: JSON content', () => {
     // echo is read-only by its annotations: retrying the timed-out call is safe.
     assert.deepEqual(call(doc, 'c1:33').error, { error_class: 'timeout', error_code: -32001, message: 'Request timed out after 30000 ms', recoverable: true, recovery_action: 'retry_with_backoff', retry_safe: true });
     assert.deepEqual(call(doc, 'c1:36').error, { error_class: 'server_crash', error_code: -32000, message: 'Connection closed: server process exited with code 3', recoverable: true, recovery_action: 'restart_server', retry_safe: false });
-    assert.deepEqual(call(doc, 'c2:45').error, { error_class: 'auth_expired', error_code: 401, message: 'Unauthorized', recoverable: true, recovery_action: 'reauth', retry_safe: false });
+    // A 401 refuses the call before the tool runs: once re-authenticated, repeating it is safe.
+    assert.deepEqual(call(doc, 'c2:45').error, { error_class: 'auth_expired', error_code: 401, message: 'Unauthorized', recoverable: true, recovery_action: 'reauth', retry_safe: true });
   });
 
   it('attaches progress and logging to the call they belong to, and nowhere else', () => {

@@ -5,14 +5,16 @@ import { exportSessionJsonl } from '../../core/export/jsonl';
 import { exportSessionOtlp } from '../../core/export/otlp';
 import { exportSessionJson } from '../../core/export/session-json';
 import { openForReading, resolveSession } from '../store-access';
+import { loadPolicyFlag } from '../policy-options';
 import { CommandError, UsageError } from '../usage';
 
 const HELP = `Usage:
-  mcp-flight export [--store DIR] [--session ID|latest] [--format json|jsonl|otlp] [--include-payloads] [--out FILE]
+  mcp-flight export [--store DIR] [--session ID|latest] [--format json|jsonl|otlp] [--include-payloads] [--out FILE] [--policy FILE]
 
 Writes a session — its summary, connections, calls and every raw event — as JSON
 ("format": "mcp-flight.session/v1") or JSONL, to FILE or to stdout. The format is documented in
-docs/export-format.md, with a JSON Schema beside it.
+docs/export-format.md, with a JSON Schema beside it. --policy FILE prices and classifies the
+calls with that policy instead of the one the session recorded.
 
 --format otlp writes the session as OpenTelemetry traces instead: OTLP/JSON, one
 ExportTraceServiceRequest per line (each line a body for POST /v1/traces). Arguments and
@@ -23,7 +25,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { store: { type: 'string' }, session: { type: 'string' }, format: { type: 'string' }, out: { type: 'string' }, 'include-payloads': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    options: { store: { type: 'string' }, session: { type: 'string' }, format: { type: 'string' }, out: { type: 'string' }, 'include-payloads': { type: 'boolean' }, policy: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
   if (values.help) {
     process.stdout.write(HELP + '\n');
@@ -34,11 +36,12 @@ export async function exportCommand(argv: string[]): Promise<number> {
   if (format !== 'json' && format !== 'jsonl' && format !== 'otlp') throw new UsageError(`--format must be json, jsonl or otlp, not "${format}"`);
   if (values['include-payloads'] && format !== 'otlp') throw new UsageError('--include-payloads applies to --format otlp (json and jsonl always carry the recorded bodies)');
 
+  const policy = loadPolicyFlag(values.policy);
   const store = await openForReading(values.store);
   try {
     const session = resolveSession(store, values.session);
     const records = () => store.readSessionRecords(session.session_id);
-    const options = { writerAlive: session.writer_alive !== false, sessionId: session.session_id };
+    const options = { writerAlive: session.writer_alive !== false, sessionId: session.session_id, ...(policy ? { policy } : {}) };
     // Written to a temporary file and renamed, so a failed export never leaves a half file behind.
     const target = values.out ? path.resolve(values.out) : undefined;
     const temp = target ? `${target}.${process.pid}.partial` : undefined;

@@ -7,12 +7,13 @@ import { Recorder } from '../../core/recording/recorder';
 import { StdioUpstreamChannel } from '../../core/recording/upstream/stdio';
 import { JournalWriter } from '../../core/store/journal';
 import { redactorFromExtensionSettings, redactorFromFile } from '../redaction-option';
+import { governRecording, loadPolicyFlag, POLICY_HELP } from '../policy-options';
 import { OTLP_HELP, OTLP_OPTIONS, otlpPushFrom } from '../otlp-options';
 import { storeDir, UsageError } from '../usage';
 
 const HELP = `Usage:
-  mcp-flight record [--store DIR] [--name NAME] [--timeout-ms N] [--redaction FILE] -- COMMAND [ARGS...]
-  mcp-flight record [--store DIR] [--name NAME] [--timeout-ms N] [--redaction FILE] --url URL [--header "K: V"]... [--transport http|sse]
+  mcp-flight record [--store DIR] [--name NAME] [--timeout-ms N] [--redaction FILE] [--policy FILE] -- COMMAND [ARGS...]
+  mcp-flight record [--store DIR] [--name NAME] [--timeout-ms N] [--redaction FILE] [--policy FILE] --url URL [--header "K: V"]... [--transport http|sse]
 
 Acts as a stdio MCP server for the client that starts it, launches (or connects to) the real
 server, and records every message in both directions into the store. Nothing but protocol bytes
@@ -29,7 +30,8 @@ Options:
   --url URL          record a remote server instead of launching a command
   --header "K: V"    a header for the remote server (repeatable)
   --transport T      http (Streamable HTTP, default) or sse (legacy)
-${OTLP_HELP}`;
+${OTLP_HELP}
+${POLICY_HELP}`;
 
 const OPTIONS = {
   store: { type: 'string' },
@@ -40,6 +42,7 @@ const OPTIONS = {
   header: { type: 'string', multiple: true },
   transport: { type: 'string' },
   ...OTLP_OPTIONS,
+  policy: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   // Marks an entry the extension wrapped in another client's config, so it can be unwrapped.
   'mcp-flight-wrapped': { type: 'boolean' },
@@ -70,11 +73,15 @@ export async function recordCommand(argv: string[]): Promise<number> {
   const timeoutMs = values['timeout-ms'] === undefined ? 0 : Number(values['timeout-ms']);
   if (!Number.isFinite(timeoutMs) || timeoutMs < 0) throw new UsageError('--timeout-ms must be a number of milliseconds');
 
+  // A bad --policy stops the command before anything is recorded.
+  const ownPolicy = loadPolicyFlag(values.policy);
   const push = otlpPushFrom(values, (line) => process.stderr.write(`mcp-flight record: ${line}\n`));
   const redactor = values.redaction !== undefined || !values['mcp-flight-wrapped'] ? redactorFromFile(values.redaction) : redactorFromExtensionSettings((m) => process.stderr.write(`mcp-flight record: ${m}\n`));
-  const journal = JournalWriter.open(storeDir(values.store));
+  const store = storeDir(values.store);
+  const journal = JournalWriter.open(store);
   const recorder = new Recorder({ kind: 'cli-record', journal, ...(redactor ? { redactor } : {}) });
   push?.attach(recorder);
+  const gate = governRecording(recorder, ownPolicy, store, 'record');
   const target = targetOf(spec);
   const connection = recorder.openConnection(target, 'stdio');
   const downstream = openDownstream(spec, connection);
@@ -83,6 +90,7 @@ export async function recordCommand(argv: string[]): Promise<number> {
     downstream,
     connection,
     server: target,
+    ...(gate ? { gate } : {}),
     requestTimeoutMs: timeoutMs,
     forwardNonJsonRpc: spec.type === 'stdio',
   });

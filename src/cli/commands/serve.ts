@@ -6,11 +6,12 @@ import { Recorder } from '../../core/recording/recorder';
 import { RecordingHttpEndpoint } from '../../core/recording/upstream/http-endpoint';
 import { JournalWriter } from '../../core/store/journal';
 import { redactorFromFile } from '../redaction-option';
+import { governRecording, loadPolicyFlag, POLICY_HELP } from '../policy-options';
 import { OTLP_HELP, OTLP_OPTIONS, otlpPushFrom } from '../otlp-options';
 import { CommandError, storeDir, UsageError } from '../usage';
 
 const HELP = `Usage:
-  mcp-flight serve [--store DIR] [--port N] [--config FILE] [--timeout-ms N] [--redaction FILE]
+  mcp-flight serve [--store DIR] [--port N] [--config FILE] [--timeout-ms N] [--redaction FILE] [--policy FILE]
 
 Serves every server of an MCP config file over Streamable HTTP on 127.0.0.1 through the
 recorder — the same endpoint the VS Code extension uses — and prints each server's URL and
@@ -27,7 +28,8 @@ Options:
                     "allowKeys":["session_token"],"allowValues":["…",{"regex":"…"}]}
                    (docs/redaction.md); an invalid entry stops the command (exit 2)
   --json           print the servers as one JSON line instead of text
-${OTLP_HELP}`;
+${OTLP_HELP}
+${POLICY_HELP}`;
 
 export async function serveCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -41,6 +43,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       redaction: { type: 'string' },
       json: { type: 'boolean' },
       ...OTLP_OPTIONS,
+      policy: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -71,11 +74,15 @@ export async function serveCommand(argv: string[]): Promise<number> {
   for (const p of config.problems) process.stderr.write(`mcp-flight serve: skipped ${p}\n`);
   if (!config.servers.length) throw new CommandError(`no usable servers in ${configFile}`);
 
+  // A bad --policy stops the command before anything is recorded.
+  const ownPolicy = loadPolicyFlag(values.policy);
   const push = otlpPushFrom(values, (line) => process.stderr.write(`mcp-flight serve: ${line}\n`));
-  const journal = JournalWriter.open(storeDir(values.store));
+  const store = storeDir(values.store);
+  const journal = JournalWriter.open(store);
   const recorder = new Recorder({ kind: 'cli-serve', journal, ...(redactor ? { redactor } : {}) });
   push?.attach(recorder);
-  const endpoint = new RecordingHttpEndpoint({ recorder, port, requestTimeoutMs: timeoutMs });
+  const gate = governRecording(recorder, ownPolicy, store, 'serve');
+  const endpoint = new RecordingHttpEndpoint({ recorder, port, requestTimeoutMs: timeoutMs, ...(gate ? { gate } : {}) });
   await endpoint.start();
   const served = config.servers.map((spec) => ({ name: spec.name, ...endpoint.addServer(spec) }));
   if (values.json) {

@@ -2,27 +2,30 @@ import { parseArgs } from 'node:util';
 import { assembleSession } from '../../core/analysis/calls';
 import { formatSummaryText, summarizeSession } from '../../core/analysis/summary';
 import { openForReading, resolveSession } from '../store-access';
+import { loadPolicyFlag } from '../policy-options';
 import { UsageError } from '../usage';
 
 const HELP = `Usage:
-  mcp-flight summary [--store DIR] [--session ID|latest] [--json]
+  mcp-flight summary [--store DIR] [--session ID|latest] [--json] [--policy FILE]
 
 What happened in a session: tool calls and their outcomes, failures with their error class,
 servers and agents, and how the session ended. --session takes an id, a unique prefix of one,
-or "latest" (the default).`;
+or "latest" (the default). --policy FILE prices and classifies the calls with that policy
+instead of the one the session recorded.`;
 
 export async function summaryCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { store: { type: 'string' }, session: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { store: { type: 'string' }, session: { type: 'string' }, json: { type: 'boolean' }, policy: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
   if (values.help) {
     process.stdout.write(HELP + '\n');
     return 0;
   }
   if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+  const policy = loadPolicyFlag(values.policy);
   const store = await openForReading(values.store);
   try {
     const session = resolveSession(store, values.session);
     // The summary is computed from the journal, the evidence, not from the index's previews.
-    const assembler = assembleSession(store.readSessionRecords(session.session_id), { keepBodies: false });
+    const assembler = assembleSession(store.readSessionRecords(session.session_id), { keepBodies: false, ...(policy ? { policy } : {}) });
     const summary = summarizeSession(assembler, { writerAlive: session.writer_alive !== false, lastRecordTs: session.last_activity });
     process.stdout.write(values.json ? JSON.stringify(summary, null, 2) + '\n' : formatSummaryText(summary) + '\n');
     return 0;

@@ -1,7 +1,11 @@
 import type { AttachedMessage, Call, ConnectionInfo, JournalLocation, SessionInfo } from '../model/calls';
 import { idKey, RecorderErrorCode } from '../model/jsonrpc';
-import type { Direction, JournalRecord, JsonRpcId, MessageEnvelope } from '../model/records';
-import { classifyFailure } from './errors';
+import type { Direction, JournalRecord, JsonRpcId, MessageEnvelope, PolicyRecord, SpendRecord } from '../model/records';
+import { reportedCostUsd } from '../policy/cost';
+import { checkPolicy, type LoadedPolicy } from '../policy/policy';
+import { PolicyRules } from '../policy/rules';
+import { classifyFailure, type FailureFacts } from './errors';
+import { effectTags } from './reversibility';
 
 /**
  * Turns one session's journal records, in order, into calls: every request paired with its
@@ -13,7 +17,15 @@ import { classifyFailure } from './errors';
 export interface AssemblerOptions {
   /** Keep full inputs and outputs on calls (exports) or only summaries and locations (the index). */
   keepBodies: boolean;
+  /**
+   * Classify errors, tag reversibility and price calls with this policy (`--policy` on summary
+   * and export) instead of the one the session recorded (its `policy` record).
+   */
+  policy?: LoadedPolicy;
 }
+
+/** A policy record as the assembler saw it: what governed the session, and what did not. */
+export type SessionPolicy = Omit<PolicyRecord, 'session_id' | 'seq' | 'ts' | 'mono' | 'policy'> & { ts: string };
 
 const SUMMARY_CHARS = 200;
 
@@ -25,6 +37,12 @@ interface ConnState {
   lastOpenClientCall?: Call;
   /** The connection's process died or failed to start: the recorder's -32000 answers mean a crash. */
   serverDied: boolean;
+  /**
+   * Calls whose POST the server refused with an HTTP error carrying a JSON body: the body (a
+   * JSON-RPC error, or some other JSON) is the next thing the connection records, and says more
+   * than the status alone. Keyed by request id, the status as value.
+   */
+  httpDeferred?: Map<string, number>;
 }
 
 export class CallAssembler {
@@ -33,8 +51,28 @@ export class CallAssembler {
   private sessionInfo?: SessionInfo;
   /** Calls touched by the last `add`, for incremental consumers. */
   private touched = new Set<Call>();
+  /** The policy applied to calls from here on: the explicit one, else the session's recorded one. */
+  private rules?: PolicyRules;
+  /** The session's policy records, in order. */
+  readonly policies: SessionPolicy[] = [];
+  /** The spend governor's warnings and limit events. */
+  readonly spendEvents: SpendRecord[] = [];
 
-  constructor(private readonly options: AssemblerOptions = { keepBodies: true }) {}
+  /** Identity of the policy in effect: the explicit one, else the last applied one the session recorded. */
+  policyInEffect?: { source: LoadedPolicy['source']; path?: string; sha256: string; explicit: boolean };
+
+  constructor(private readonly options: AssemblerOptions = { keepBodies: true }) {
+    if (options.policy) {
+      this.rules = new PolicyRules(options.policy.document);
+      const p = options.policy;
+      this.policyInEffect = { source: p.source, ...(p.path ? { path: p.path } : {}), sha256: p.sha256, explicit: true };
+    }
+  }
+
+  /** The policy that prices and classifies calls now (explicit, or recorded in the session). */
+  get policy(): PolicyRules | undefined {
+    return this.rules;
+  }
 
   get session(): SessionInfo | undefined {
     return this.sessionInfo;
@@ -70,24 +108,32 @@ export class CallAssembler {
       }
       case 'connection_close': {
         const c = this.connections.get(r.connection_id);
+        if (c) this.flushHttpRefusals(c, undefined, r.seq, r.ts, r.mono);
         if (c) {
           c.info.closed_at = r.ts;
           c.info.close_reason = r.reason;
         }
         return;
       }
-      case 'message':
+      case 'message': {
         this.onMessage(r.connection_id, r.dir, envelopeOfRecord(r.message), r.message, r.seq, r.ts, r.mono, loc, r.origin === 'recorder', r.mcp_session_id);
+        const c = this.connections.get(r.connection_id);
+        if (c?.httpDeferred && r.dir === 'server_to_client') this.flushHttpRefusals(c, undefined, r.seq, r.ts, r.mono);
         return;
+      }
       case 'opaque': {
         const c = this.conn(r.connection_id);
         c.info.opaque_frames++;
         this.onMessage(r.connection_id, r.dir, r.envelope, undefined, r.seq, r.ts, r.mono, loc, false, undefined);
+        if (c.httpDeferred && r.dir === 'server_to_client') this.flushHttpRefusals(c, undefined, r.seq, r.ts, r.mono);
         return;
       }
-      case 'non_json':
-        this.conn(r.connection_id).info.non_json_frames++;
+      case 'non_json': {
+        const c = this.conn(r.connection_id);
+        c.info.non_json_frames++;
+        if (c.httpDeferred && r.dir === 'server_to_client') this.flushHttpRefusals(c, r.text, r.seq, r.ts, r.mono);
         return;
+      }
       case 'stderr':
         this.conn(r.connection_id).info.stderr_lines++;
         return;
@@ -112,9 +158,36 @@ export class CallAssembler {
       case 'transport_error':
         this.conn(r.connection_id).info.transport_errors++;
         return;
+      case 'http_exchange': {
+        const c = this.conn(r.connection_id);
+        this.flushHttpRefusals(c, undefined, r.seq, r.ts, r.mono);
+        if (r.status >= 400 && r.request_ids?.length) this.onHttpRefusal(c, r.request_ids, r.status, /^application\/json\b/i.test(r.content_type ?? ''), r.seq, r.ts, r.mono);
+        return;
+      }
+      case 'policy': {
+        const { session_id: _s, seq: _q, mono: _m, policy, ...rest } = r;
+        this.policies.push(rest);
+        if (r.status === 'withdrawn' && !this.options.policy) {
+          this.rules = undefined;
+          this.policyInEffect = undefined;
+        }
+        if (r.status === 'applied' && !this.options.policy) {
+          try {
+            this.rules = new PolicyRules(checkPolicy(policy, `the policy recorded at seq ${r.seq}`));
+            this.policyInEffect = { source: r.source, ...(r.path ? { path: r.path } : {}), sha256: r.sha256, explicit: false };
+          } catch {
+            // A damaged or hand-edited record: calls are assembled without it rather than with rules nobody validated.
+            this.rules = undefined;
+            this.policyInEffect = undefined;
+          }
+        }
+        return;
+      }
+      case 'spend':
+        this.spendEvents.push(r);
+        return;
       case 'timeout':
       case 'gate_decision':
-      case 'http_exchange':
       case 'otlp_push':
         return;
     }
@@ -174,6 +247,8 @@ export class CallAssembler {
         // Answer to a cancelled call, or a response to an id never requested: kept in the journal, not paired.
         return;
       }
+      const refusedWith = requestDir === 'client_to_server' ? c.httpDeferred?.get(key) : undefined;
+      if (refusedWith !== undefined) c.httpDeferred!.delete(key);
       this.touch(call);
       call.response_seq = seq;
       if (loc) call.response_location = loc;
@@ -191,8 +266,9 @@ export class CallAssembler {
         if (call.method === 'tools/list' && result && Array.isArray(result.tools)) {
           c.info.tools = (result.tools as Array<{ name?: unknown; annotations?: unknown }>).filter((t) => typeof t.name === 'string').map((t) => ({ name: t.name as string, ...(isObject(t.annotations) ? { annotations: t.annotations } : {}) }));
         }
+        if (call.method === 'tools/call') this.price(call, result);
         if (result && result.isError === true) {
-          call.error = classifyFailure({ isErrorResult: { text: errorTextOf(result) }, idempotent: this.idempotent(c, call) });
+          call.error = classifyFailure({ isErrorResult: { text: errorTextOf(result), structured: result.structuredContent, meta: result._meta }, ...this.scope(c, call) }, this.rules);
           this.finish(c, call, 'error', seq, ts, mono);
         } else {
           this.finish(c, call, 'success', seq, ts, mono);
@@ -203,9 +279,10 @@ export class CallAssembler {
         call.output_summary = summarize(error);
         const code = typeof error.code === 'number' ? error.code : undefined;
         const data = error.data as { http_status?: unknown } | undefined;
-        const httpStatus = typeof data?.http_status === 'number' ? data.http_status : undefined;
+        const httpStatus = refusedWith ?? (typeof data?.http_status === 'number' ? data.http_status : undefined);
         const recorderReason = !byRecorder ? undefined : code === RecorderErrorCode.RequestTimeout ? 'timeout' : code === RecorderErrorCode.Denied ? 'denied' : c.serverDied ? 'server_crash' : 'transport';
-        call.error = classifyFailure({ rpcError: error, answeredByRecorder: byRecorder, recorderReason, httpStatus, idempotent: this.idempotent(c, call) });
+        call.error = classifyFailure({ rpcError: error, answeredByRecorder: byRecorder, recorderReason, httpStatus, ...this.scope(c, call) }, this.rules);
+        if (call.error.error_class === 'spend_limit' || call.error.error_class === 'policy_denied') this.unprice(call);
         this.finish(c, call, call.error.error_class === 'timeout' ? 'timeout' : 'error', seq, ts, mono);
       }
     }
@@ -236,6 +313,15 @@ export class CallAssembler {
       ...(opaque ? { opaque: ['request' as const] } : {}),
     };
     if (this.options.keepBodies && input !== undefined) call.input = input;
+    if (isTool && dir === 'client_to_server') {
+      const policy = this.rules?.tool(c.info.server.name, call.tool);
+      Object.assign(call, effectTags(c.info.tools?.find((t) => t.name === call.tool)?.annotations, policy));
+      // Charged when forwarded, as the spend governor does; a refusal takes it back, a reported cost replaces it.
+      if (policy?.costPerCallUsd !== undefined) {
+        call.cost_usd = policy.costPerCallUsd;
+        call.cost_source = 'policy';
+      }
+    }
     startMono.set(call, mono);
     const token = (params?._meta as { progressToken?: unknown } | undefined)?.progressToken;
     if (token !== undefined) progressTokens.set(call, token);
@@ -261,7 +347,7 @@ export class CallAssembler {
     call.ended_at = ts;
     const start = startMono.get(call);
     if (start !== undefined) call.duration_ms = Math.max(0, Math.round((mono - start) * 1000) / 1000);
-    if (outcome === 'cancelled' && !call.error) call.error = classifyFailure({ cancelled: true, idempotent: this.idempotent(c, call) });
+    if (outcome === 'cancelled' && !call.error) call.error = classifyFailure({ cancelled: true, ...this.scope(c, call) }, this.rules);
     c.open[call.direction].delete(idKey(call.request_id));
     if (c.lastOpenClientCall === call) {
       const open = [...c.open.client_to_server.values()];
@@ -294,8 +380,60 @@ export class CallAssembler {
 
   private idempotent(c: ConnState, call: Call): boolean {
     if (call.method !== 'tools/call') return READ_ONLY_METHODS.has(call.method);
+    if (call.idempotent !== undefined) return call.idempotent;
     const a = c.info.tools?.find((t) => t.name === call.tool)?.annotations;
     return a?.readOnlyHint === true || a?.idempotentHint === true;
+  }
+
+  /** What classification needs to know about the call besides the failure. */
+  private scope(c: ConnState, call: Call): Pick<FailureFacts, 'idempotent' | 'server' | 'tool'> {
+    return { idempotent: this.idempotent(c, call), server: c.info.server.name, tool: call.tool };
+  }
+
+  /** A cost the server reported replaces the fixed one. */
+  private price(call: Call, result: unknown): void {
+    const reported = reportedCostUsd(result);
+    if (reported === undefined) return;
+    call.cost_usd = reported;
+    call.cost_source = 'reported';
+  }
+
+  private unprice(call: Call): void {
+    delete call.cost_usd;
+    delete call.cost_source;
+  }
+
+  /**
+   * An HTTP refusal (401, 429, 5xx…) of a POST that carried requests: the reverse proxy records
+   * the exchange with the requests' ids, and no JSON-RPC answer may follow. Those calls end here.
+   */
+  private onHttpRefusal(c: ConnState, ids: JsonRpcId[], status: number, jsonBody: boolean, seq: number, ts: string, mono: number): void {
+    for (const id of ids) {
+      const key = idKey(id);
+      const call = c.open.client_to_server.get(key);
+      if (!call) continue;
+      if (jsonBody) (c.httpDeferred ??= new Map()).set(key, status);
+      else this.failByHttp(c, call, status, undefined, seq, ts, mono);
+    }
+  }
+
+  /** Ends the refused calls no JSON-RPC answer came for, with the body's text when it was not JSON-RPC. */
+  private flushHttpRefusals(c: ConnState, bodyText: string | undefined, seq: number, ts: string, mono: number): void {
+    const deferred = c.httpDeferred;
+    if (!deferred) return;
+    c.httpDeferred = undefined;
+    for (const [key, status] of deferred) {
+      const call = c.open.client_to_server.get(key);
+      if (call) this.failByHttp(c, call, status, bodyText, seq, ts, mono);
+    }
+  }
+
+  private failByHttp(c: ConnState, call: Call, status: number, bodyText: string | undefined, seq: number, ts: string, mono: number): void {
+    this.touch(call);
+    const body = bodyText ? parseLoose(bodyText) : undefined;
+    const message = bodyText ? `HTTP ${status}: ${bodyText.length > 1000 ? `${bodyText.slice(0, 1000)}…` : bodyText}` : `HTTP ${status} from the server`;
+    call.error = classifyFailure({ rpcError: { message, ...(body !== undefined ? { data: body } : {}) }, httpStatus: status, ...this.scope(c, call) }, this.rules);
+    this.finish(c, call, call.error.error_class === 'timeout' ? 'timeout' : 'error', seq, ts, mono);
   }
 
   private touch(call: Call): Call {
@@ -336,6 +474,15 @@ function opposite(dir: Direction): Direction {
 function paramsOf(msg: unknown): Record<string, unknown> | undefined {
   const p = (msg as { params?: unknown } | undefined)?.params;
   return isObject(p) ? p : undefined;
+}
+
+/** A refusal's body, when it is JSON (`{"error":"invalid_token"}`), for its string codes. */
+function parseLoose(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -2,6 +2,7 @@ import type { Call, ConnectionInfo, ErrorClass, SessionInfo, TerminalState } fro
 import type { CallAssembler } from './calls';
 import { agentId } from './calls';
 import { ERROR_CLASS_RULES } from './errors';
+import { spendOf, type SpendSummary } from './spend';
 
 /**
  * One session at a glance: the counts operators ask for first (how many tool calls, how many
@@ -99,6 +100,8 @@ export interface SessionSummary {
   events: SessionEventCounts;
   recorder: SessionInfo['recorder'] | null;
   replay_of: { session_id: string; call_id: string } | null;
+  /** Money spent, per call, tool, server and agent, the limit and the policy that priced it (src/core/analysis/spend.ts). */
+  spend: SpendSummary;
 }
 
 const DEFAULT_MAX_FAILURES = 100;
@@ -211,6 +214,7 @@ export function summarizeSession(assembler: CallAssembler, facts: SessionSummary
     events,
     recorder: session?.recorder ?? null,
     replay_of: session?.replay_of ?? null,
+    spend: spendOf(assembler),
   };
 }
 
@@ -324,6 +328,7 @@ export function formatSummaryText(s: SessionSummary, options: { width?: number }
   ];
   const nonZero = ev.filter(([, n]) => n > 0);
   row('Events', nonZero.length ? nonZero.map(([k, n]) => `${k} ${n}`).join('  ') : 'none');
+  for (const line of formatSpendLines(s.spend)) row(line[0], line[1]);
 
   if (s.failures.length) {
     lines.push(`Failures (${s.failures.length + s.failures_omitted})`);
@@ -340,6 +345,19 @@ export function formatSummaryText(s: SessionSummary, options: { width?: number }
     if (s.failures_omitted) lines.push(`  … and ${s.failures_omitted} more`);
   }
   return lines.join('\n') + '\n';
+}
+
+function formatSpendLines(sp: SpendSummary): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  if (sp.policy) out.push(['Policy', `${sp.policy.source}${sp.policy.path ? ` ${sp.policy.path}` : ''} sha256 ${sp.policy.sha256.slice(0, 12)}${sp.policy.explicit ? ' (given for this summary)' : ''}`]);
+  for (const i of sp.ignored_policies) out.push(['Policy', `ignored ${i.path ?? i.source}: ${i.reason}`]);
+  if (sp.priced_calls === 0 && sp.limit_usd === null) return out;
+  const limit = sp.limit_usd !== null ? ` of $${sp.limit_usd} limit${sp.warning ? ' — warned at 80 %' : ''}${sp.limit_reached ? ', limit reached' : ''}` : '';
+  const refused = sp.refused_calls ? `, ${sp.refused_calls} call${sp.refused_calls === 1 ? '' : 's'} refused` : '';
+  out.push(['Spend', `$${sp.total_usd}${limit} (${sp.priced_calls} priced call${sp.priced_calls === 1 ? '' : 's'}${refused})`]);
+  const top = sp.by_tool.slice(0, 5).map((t) => `${t.server}/${t.tool} $${t.usd} (${t.calls})`);
+  if (top.length) out.push(['', top.join('  ')]);
+  return out;
 }
 
 function serverLabel(v: ServerSummary): string {

@@ -46,7 +46,7 @@ const EVENT_PREFIX = '"kind":"event",';
 export function* sessionJsonlChunks(input: ExportInput, opts: ExportOptions = {}): Generator<string, ExportResult, undefined> {
   const records: Iterable<ExportRecord> = typeof input === 'function' ? input() : input;
   const includeEvents = opts.includeEvents !== false;
-  const assembler = new CallAssembler({ keepBodies: true });
+  const assembler = new CallAssembler({ keepBodies: true, ...(opts.policy ? { policy: opts.policy } : {}) });
   const emitted = new Set<Call>();
   const b = new ChunkBatcher(opts.chunkSize);
   let out: string | undefined;

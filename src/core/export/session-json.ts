@@ -2,7 +2,8 @@ import * as path from 'node:path';
 import { agentId, CallAssembler } from '../analysis/calls';
 import { buildExportAudit, type BuildAuditOptions, type ExportAudit } from '../audit/export-audit';
 import { sessionConnections, summarizeSession, type SessionSummary } from '../analysis/summary';
-import type { AttachedMessage, Call, CallError, ConnectionInfo, JournalLocation, Outcome } from '../model/calls';
+import type { AttachedMessage, Call, CallError, ConnectionInfo, JournalLocation, Outcome, Reversibility, TagSource } from '../model/calls';
+import type { LoadedPolicy } from '../policy/policy';
 import type { Direction, JournalRecord, JsonRpcId, UpstreamKind, DownstreamKind } from '../model/records';
 import { readRecordTexts } from '../store/journal';
 
@@ -71,6 +72,8 @@ export interface ExportOptions {
    * every record has its journal location and the journal was written with the trail.
    */
   audit?: boolean | BuildAuditOptions;
+  /** Classify, tag and price calls with this policy instead of the one the session recorded (`export --policy`). */
+  policy?: LoadedPolicy;
 }
 
 /** The audit section for the exported records, or undefined (see ExportOptions.audit). */
@@ -128,6 +131,13 @@ export interface ExportedCall {
   response_seq: number | null;
   answered_by_recorder: boolean;
   opaque: Array<'request' | 'response'>;
+  /** tools/call only (null otherwise): idempotency and reversibility with their sources, and the cost. */
+  idempotent: boolean | null;
+  idempotent_source: TagSource | null;
+  reversibility: Reversibility | null;
+  reversibility_source: TagSource | null;
+  cost_usd: number | null;
+  cost_source: 'reported' | 'policy' | null;
 }
 
 export interface ExportedConnection {
@@ -192,6 +202,12 @@ export function toExportedCall(c: Call): ExportedCall {
     response_seq: c.response_seq ?? null,
     answered_by_recorder: c.answered_by_recorder === true,
     opaque: c.opaque ?? [],
+    idempotent: c.idempotent ?? null,
+    idempotent_source: c.idempotent_source ?? null,
+    reversibility: c.reversibility ?? null,
+    reversibility_source: c.reversibility_source ?? null,
+    cost_usd: c.cost_usd ?? null,
+    cost_source: c.cost_source ?? null,
   };
 }
 
@@ -431,7 +447,7 @@ interface StoredEvents {
 function firstPass(input: ExportInput, opts: ExportOptions): { assembler: CallAssembler; again: () => Iterable<ExportRecord>; stored?: StoredEvents; summary: SessionSummary } {
   const source = typeof input === 'function' ? input : Array.isArray(input) ? () => input as Iterable<ExportRecord> : undefined;
   const kept: ExportRecord[] | undefined = source ? undefined : [];
-  const assembler = new CallAssembler({ keepBodies: true });
+  const assembler = new CallAssembler({ keepBodies: true, ...(opts.policy ? { policy: opts.policy } : {}) });
   let stored: StoredEvents | undefined = { locations: [], asStored: [] };
   let sessionId = opts.sessionId;
   let lastTs: string | undefined;

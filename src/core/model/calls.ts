@@ -92,7 +92,21 @@ export interface Call {
   nested_call_ids: string[];
   request_location?: JournalLocation;
   response_location?: JournalLocation;
+  /**
+   * tools/call only: whether repeating the call has no further effect, and whether its effect can
+   * be undone, each with where the tag came from (src/core/analysis/reversibility.ts).
+   */
+  idempotent?: boolean;
+  idempotent_source?: TagSource;
+  reversibility?: Reversibility;
+  reversibility_source?: TagSource;
+  /** What the call cost in US dollars: reported by the server in `_meta`, or the policy's fixed cost. */
+  cost_usd?: number;
+  cost_source?: 'reported' | 'policy';
 }
+
+export type Reversibility = 'no_effect' | 'reversible' | 'permanent';
+export type TagSource = 'annotation' | 'override' | 'default';
 
 export interface ConnectionInfo {
   connection_id: string;

@@ -216,6 +216,38 @@ export interface HttpExchangeRecord extends ConnectionScoped {
   status: number;
   content_type?: string;
   www_authenticate?: string;
+  /** The ids of the JSON-RPC requests the POST carried, so a refusal (401, 429, 5xx) ends those calls. */
+  request_ids?: JsonRpcId[];
+}
+
+/**
+ * The policy that governs the session (`applied`), or a store policy that does not (`ignored`:
+ * unapproved, changed since approval, invalid, overridden). See docs/policy.md.
+ */
+export interface PolicyRecord extends RecordBase {
+  type: 'policy';
+  /** `withdrawn`: the policy named by sha256 stopped governing the session (its setting was removed). */
+  status: 'applied' | 'ignored' | 'withdrawn';
+  source: 'file' | 'settings' | 'store';
+  path?: string;
+  /** Hex SHA-256 of the policy's bytes (the setting's JSON text for `settings`). */
+  sha256: string;
+  /** Why an ignored policy is not applied. */
+  reason?: string;
+  /** The applied policy itself, so the session carries the rules that governed it. */
+  policy?: unknown;
+}
+
+/** The spend governor crossed a threshold of the session's limit (docs/policy.md). */
+export interface SpendRecord extends RecordBase {
+  type: 'spend';
+  event: 'warning' | 'limit_reached';
+  spent_usd: number;
+  limit_usd: number;
+  /** The call whose cost crossed the threshold. */
+  connection_id?: string;
+  request_id?: JsonRpcId;
+  tool?: string;
 }
 
 /**
@@ -250,12 +282,17 @@ export type JournalRecord =
   | TimeoutRecord
   | GateDecisionRecord
   | HttpExchangeRecord
-  | OtlpPushRecord;
+  | OtlpPushRecord
+  | PolicyRecord
+  | SpendRecord;
 
 export type RecordType = JournalRecord['type'];
 
 /** Records scoped to one connection, without the stamp the recorder adds. */
 export type ConnectionEvent = DistributiveOmit<Extract<JournalRecord, { connection_id: string }>, keyof ConnectionScoped>;
+
+/** Session-wide records other than session_start/end, without the stamp the recorder adds. */
+export type SessionEvent = DistributiveOmit<PolicyRecord | SpendRecord | OtlpPushRecord, keyof RecordBase>;
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 

@@ -145,6 +145,7 @@ export class RecordingProxy {
       const req = this.open.get(key);
       if (req) {
         this.settle(env.id);
+        this.options.gate?.onResponse?.({ sessionId: this.connection.sessionId, connectionId: this.connection.id, server: this.options.server, id: env.id, method: req.method, message: tapped.value });
         if (req.method === 'initialize' && env.kind === 'response') {
           const version = (tapped.value as { result?: { protocolVersion?: unknown } }).result?.protocolVersion;
           if (typeof version === 'string') downstream.setProtocolVersion?.(version);

@@ -11,6 +11,7 @@ import type {
   MessageEnvelope,
   RecorderKind,
   ServerTarget,
+  SessionEvent,
   UpstreamKind,
 } from '../model/records';
 import type { JournalWriter } from '../store/journal';
@@ -45,9 +46,6 @@ export interface TappedMessage {
   /** False when the frame is not a JSON-RPC message at all. */
   isJsonRpc: boolean;
 }
-
-/** Session-scoped records other processes than the recorder's own lifecycle may add. */
-export type SessionEvent = Omit<OtlpPushRecord, 'session_id' | 'seq' | 'ts' | 'mono'>;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -103,7 +101,7 @@ export class Recorder {
     this.journal.sync();
   }
 
-  /** Journals a record of the session itself (no connection), e.g. the OTLP push's drops; ignored once the session ended. */
+  /** Journals a record of the session itself (no connection): the policy in effect, a spend threshold, the OTLP push's drops; ignored once the session ended. */
   sessionEvent(ev: SessionEvent): void {
     if (this.ended) return;
     this.write({ ...this.redactor.redactEvent(ev), ...this.stamp() } as JournalRecord);

@@ -1059,6 +1059,10 @@ function eventSummary(r: JournalRecord): string | undefined {
       return `connection closed: ${r.reason}`;
     case 'otlp_push':
       return r.status === 'failing' ? `OTLP push to ${r.endpoint} failing${r.error ? `: ${r.error}` : ''} (retrying)` : r.status === 'dropped' ? `OTLP push dropped ${r.dropped_spans ?? 0} spans (${r.total_dropped} in all)${r.error ? `: ${r.error}` : ''}` : `OTLP push to ${r.endpoint} delivering again`;
+    case 'policy':
+      return `policy ${r.status}: ${r.path ?? r.source} (sha256 ${r.sha256.slice(0, 12)})${r.reason ? `: ${r.reason}` : ''}`;
+    case 'spend':
+      return r.event === 'warning' ? `spend warning: $${r.spent_usd} of the $${r.limit_usd} limit (80 %)` : `spend limit of $${r.limit_usd} reached: metered calls are refused`;
     default:
       return undefined;
   }

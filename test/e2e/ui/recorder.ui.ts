@@ -112,7 +112,8 @@ test('calls stream into the tree, a failure opens its inputs, the timeline shows
     await screenshot(page, 'ui-tree-live');
 
     // From the failure to its inputs: one click on the failed call.
-    const failed = treeRow(page, 'Sessions', /get-sum.*tool_error/);
+    // Bad arguments come back as an isError result carrying the SDK's "MCP error -32602": invalid_params.
+    const failed = treeRow(page, 'Sessions', /get-sum.*invalid_params/);
     await failed.first().click();
     // The window title names the active editor: the failed call's arguments document.
     await waitUntil(async () => (/arguments\.json/.test(await page.title()) ? true : undefined), { timeout: 15_000, what: 'the arguments document' });

@@ -160,8 +160,10 @@ export class ReverseProxy {
     // Journal first: the client's messages are recorded before a byte goes to the server.
     let conn: ProxyConnection | undefined;
     let openedForInitialize = false;
+    let requestIds: Array<string | number> | undefined;
     if (isMcp && method === 'POST' && body.length > 0) {
       const parsed = parseJson(body);
+      requestIds = requestIdsOf(parsed);
       const isInitialize = !Array.isArray(parsed) && (parsed as { method?: unknown } | undefined)?.method === 'initialize';
       conn = sid !== undefined ? this.sessionConnection(sid) : this.byEndpoint.get(target.href);
       if (!conn) {
@@ -195,7 +197,7 @@ export class ReverseProxy {
       }
       if (openedForInitialize && conn) this.closeConnection(conn, `initialize not delivered: ${err.message}`);
     });
-    upstream.once('response', (up) => this.onResponse({ req, res, route, target, method, isMcp, sid, conn, openedForInitialize, up }));
+    upstream.once('response', (up) => this.onResponse({ req, res, route, target, method, isMcp, sid, conn, openedForInitialize, up, requestIds }));
     upstream.end(body.length > 0 ? body : undefined);
   }
 
@@ -210,6 +212,7 @@ export class ReverseProxy {
     conn: ProxyConnection | undefined;
     openedForInitialize: boolean;
     up: http.IncomingMessage;
+    requestIds: Array<string | number> | undefined;
   }): void {
     const { res, up, target, method, sid } = x;
     const status = up.statusCode ?? 502;
@@ -243,6 +246,7 @@ export class ReverseProxy {
       status,
       ...(contentType !== undefined ? { content_type: contentType } : {}),
       ...(wwwAuthenticate !== undefined ? { www_authenticate: wwwAuthenticate } : {}),
+      ...(x.requestIds?.length ? { request_ids: x.requestIds } : {}),
     });
 
     const connection = conn;
@@ -515,4 +519,14 @@ function decodeSync(value: string | undefined, raw: Buffer, conn: ProxyConnectio
   }
   conn.recorder.event({ type: 'transport_error', side: 'downstream', message: `response in content-encoding "${e}": forwarded, but its messages cannot be recorded` });
   return undefined;
+}
+
+/** The ids of the JSON-RPC requests in a POST body (one message or a batch). */
+function requestIdsOf(parsed: unknown): Array<string | number> | undefined {
+  const ids: Array<string | number> = [];
+  for (const m of Array.isArray(parsed) ? parsed : [parsed]) {
+    const r = m as { method?: unknown; id?: unknown } | undefined;
+    if (typeof r?.method === 'string' && (typeof r.id === 'string' || typeof r.id === 'number')) ids.push(r.id);
+  }
+  return ids.length ? ids : undefined;
 }
