@@ -211,17 +211,19 @@ describe('OTLP: live push from mcp-flight record, and export --format otlp', () 
     assert.ok(!JSON.stringify(receiver.requests.map((q) => q.body)).includes('deploy with'), 'no argument text without the opt-in');
   });
 
-  test('an isError result: error.type tool_error, status ERROR, the tool text kept out', () => {
+  test('an isError result: error.type its error class, status ERROR, the tool text kept out', () => {
     const call = callOf(rec, (c) => c.tool === 'get-sum', 'get-sum call');
     const s = spanOf(pushed, rec, call);
-    assert.equal(s.attributes['error.type'], 'tool_error');
-    assert.equal(s.attributes['mcp_flight.error.code'], 'TOOL_ERROR');
+    // The SDK reports bad arguments as an isError result carrying "MCP error -32602": invalid_params (docs/error-taxonomy.md).
+    assert.equal(call.error!.error_class, 'invalid_params');
+    assert.equal(s.attributes['error.type'], 'invalid_params');
+    assert.equal(s.attributes['mcp_flight.error.code'], String(call.error!.error_code));
     assert.equal(s.attributes['mcp_flight.error.recovery_action'], call.error!.recovery_action);
     assert.equal(s.attributes['mcp_flight.error.recoverable'], call.error!.recoverable);
     assert.equal(s.attributes['mcp_flight.error.retry_safe'], call.error!.retry_safe);
     assert.equal(s.attributes['mcp_flight.call.outcome'], 'error');
     assert.equal(s.attributes['rpc.response.status_code'], undefined);
-    assert.deepEqual(s.status, { code: STATUS.ERROR, message: 'tool_error' });
+    assert.deepEqual(s.status, { code: STATUS.ERROR, message: 'invalid_params' });
   });
 
   test('a -32602 error: error.type invalid_params, rpc.response.status_code, the JSON-RPC message as status', () => {

@@ -262,10 +262,12 @@ export class SessionTraceBuilder {
       a[MCP_FLIGHT_ATTR.recoverable] = e.recoverable;
       a[MCP_FLIGHT_ATTR.recoveryAction] = e.recovery_action;
       a[MCP_FLIGHT_ATTR.retrySafe] = e.retry_safe;
-      const rpcCode = e.error_class === 'tool_error' ? undefined : (call.output as { code?: unknown } | undefined)?.code;
+      // An isError result is a result (whatever class its text earned it), not a JSON-RPC error.
+      const isErrorResult = (call.output as { isError?: unknown } | undefined)?.isError === true;
+      const rpcCode = isErrorResult ? undefined : (call.output as { code?: unknown } | undefined)?.code;
       if (typeof rpcCode === 'number') a[ATTR_RPC_RESPONSE_STATUS_CODE] = String(rpcCode);
       // A JSON-RPC error's message is error metadata; the text of an isError result is the tool's output, a payload.
-      status = { code: SpanStatusCode.ERROR, message: e.error_class === 'tool_error' && !this.payloads ? 'tool_error' : e.message };
+      status = { code: SpanStatusCode.ERROR, message: isErrorResult && !this.payloads ? e.error_class : e.message };
     }
 
     if (this.payloads) {
