@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { canonicalize } from '../audit/canonical';
 import type { AttachedMessage, Call, ConnectionInfo, JournalLocation, SessionInfo } from '../model/calls';
 import { idKey, RecorderErrorCode } from '../model/jsonrpc';
 import type { Direction, JournalRecord, JsonRpcId, MessageEnvelope } from '../model/records';
@@ -17,6 +19,16 @@ export interface AssemblerOptions {
 
 const SUMMARY_CHARS = 200;
 
+/** An identical tool call requested at most this long after a failed one is an agent retry of it. */
+export const RETRY_WINDOW_MS = 60_000;
+
+/** The last failure of each call identity (see callIdentity), for linking retries. */
+interface RecentFailure {
+  call_id: string;
+  /** Monotonic ms when it failed; one writer per session, so comparable across its connections. */
+  mono: number;
+}
+
 interface ConnState {
   info: ConnectionInfo;
   /** Open requests per direction, keyed by id. */
@@ -33,6 +45,8 @@ export class CallAssembler {
   private sessionInfo?: SessionInfo;
   /** Calls touched by the last `add`, for incremental consumers. */
   private touched = new Set<Call>();
+  /** Failed tool calls by identity, kept for RETRY_WINDOW_MS (independent of `calls`, which consumers prune). */
+  private readonly recentFailures = new Map<string, RecentFailure>();
 
   constructor(private readonly options: AssemblerOptions = { keepBodies: true }) {}
 
@@ -235,6 +249,7 @@ export class CallAssembler {
       ...(opaque ? { opaque: ['request' as const] } : {}),
     };
     if (this.options.keepBodies && input !== undefined) call.input = input;
+    if (isTool && dir === 'client_to_server' && !opaque) this.linkRetry(call, callIdentity(call.server.name, call.tool, input), mono);
     startMono.set(call, mono);
     const token = (params?._meta as { progressToken?: unknown } | undefined)?.progressToken;
     if (token !== undefined) progressTokens.set(call, token);
@@ -261,10 +276,39 @@ export class CallAssembler {
     const start = startMono.get(call);
     if (start !== undefined) call.duration_ms = Math.max(0, Math.round((mono - start) * 1000) / 1000);
     if (outcome === 'cancelled' && !call.error) call.error = classifyFailure({ cancelled: true, idempotent: this.idempotent(c, call) });
+    this.rememberOutcome(call, mono);
     c.open[call.direction].delete(idKey(call.request_id));
     if (c.lastOpenClientCall === call) {
       const open = [...c.open.client_to_server.values()];
       c.lastOpenClientCall = open[open.length - 1];
+    }
+  }
+
+  /**
+   * Links a tool call to the failed identical call it repeats, if that one failed (error, timeout
+   * or cancellation) at most RETRY_WINDOW_MS before. The link follows the chain: a retry of a
+   * retry points at the attempt right before it.
+   */
+  private linkRetry(call: Call, identity: string | undefined, mono: number): void {
+    if (identity === undefined) return;
+    identities.set(call, identity);
+    const failed = this.recentFailures.get(identity);
+    if (!failed) return;
+    this.recentFailures.delete(identity);
+    if (mono - failed.mono <= RETRY_WINDOW_MS) call.retry_of = failed.call_id;
+  }
+
+  private rememberOutcome(call: Call, mono: number): void {
+    const identity = identities.get(call);
+    if (identity === undefined) return;
+    if (call.outcome === 'success') {
+      // The work got done: a later identical call is new work, not a retry.
+      this.recentFailures.delete(identity);
+      return;
+    }
+    this.recentFailures.set(identity, { call_id: call.call_id, mono });
+    if (this.recentFailures.size > 4096) {
+      for (const [k, f] of this.recentFailures) if (mono - f.mono > RETRY_WINDOW_MS) this.recentFailures.delete(k);
     }
   }
 
@@ -307,6 +351,21 @@ export class CallAssembler {
 const READ_ONLY_METHODS = new Set(['initialize', 'ping', 'tools/list', 'resources/list', 'resources/templates/list', 'resources/read', 'prompts/list', 'prompts/get', 'completion/complete', 'roots/list']);
 
 const startMono = new WeakMap<Call, number>();
+/** Each client tool call's identity (see callIdentity). */
+const identities = new WeakMap<Call, string>();
+
+/**
+ * What makes two tool calls "the same call": the configured server name, the tool and the RFC 8785
+ * canonical form of the arguments (key order and number spelling do not matter), as a SHA-256 so
+ * large arguments are not kept. Undefined for arguments that are not JSON.
+ */
+export function callIdentity(server: string, tool: string, args: unknown): string | undefined {
+  try {
+    return createHash('sha256').update(canonicalize([server, tool, args ?? null])).digest('base64url');
+  } catch {
+    return undefined;
+  }
+}
 
 /** Assembles one session in a single pass. */
 export function assembleSession(records: Iterable<{ record: JournalRecord; location?: JournalLocation }>, options?: AssemblerOptions): CallAssembler {

@@ -15,7 +15,7 @@ import type { Direction, JsonRpcId, RecorderKind } from '../model/records';
  */
 
 /** Bump on any change to the tables below or to what the index derives from records. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /** Longest text kept for an error message in the index (the journal has the whole of it). */
 export const INDEX_TEXT_CHARS = 200;
@@ -118,7 +118,9 @@ CREATE TABLE calls (
   req_len INTEGER,
   res_seg INTEGER,
   res_off INTEGER,
-  res_len INTEGER
+  res_len INTEGER,
+  -- The call_id of the failed call this one retries (an agent retry), or NULL.
+  retry_of TEXT
 );
 -- request_seq is unique within a session, so (sid, request_seq) is the call's key and its session order.
 CREATE UNIQUE INDEX calls_key ON calls(sid, request_seq);
@@ -199,6 +201,8 @@ export interface CallRow {
   cancelled: boolean;
   parent_call_id?: string;
   nested_call_ids: string[];
+  /** The failed call this one retries (an agent retry). */
+  retry_of?: string;
   request_location?: JournalLocation;
   response_location?: JournalLocation;
 }
@@ -371,6 +375,7 @@ const CALL_COLUMNS = [
   'res_seg',
   'res_off',
   'res_len',
+  'retry_of',
 ] as const;
 type CallColumn = (typeof CALL_COLUMNS)[number];
 const COL = Object.fromEntries(CALL_COLUMNS.map((c, i) => [c, i])) as Record<CallColumn, number>;
@@ -952,6 +957,7 @@ function callRow(sid: number, call: Call, n: NameIds, segmentIdOf: (file: string
   row[COL.res_seg] = res ? (segmentIdOf(res.file) ?? null) : null;
   row[COL.res_off] = res?.offset ?? null;
   row[COL.res_len] = res?.length ?? null;
+  row[COL.retry_of] = call.retry_of ?? null;
   return row;
 }
 
@@ -1002,6 +1008,7 @@ function toCallRow(row: SqlValue[], r: RowResolvers, name: (id: SqlValue) => str
   if (v('response_seq') !== null) out.response_seq = v('response_seq') as number;
   if (opaque.length) out.opaque = opaque;
   if (v('parent_call_id') !== null) out.parent_call_id = v('parent_call_id') as string;
+  if (v('retry_of') !== null) out.retry_of = v('retry_of') as string;
   const reqFile = v('req_seg') !== null ? r.segmentFile(v('req_seg') as number) : undefined;
   if (reqFile !== undefined) out.request_location = { file: reqFile, offset: v('req_off') as number, length: v('req_len') as number };
   const resFile = v('res_seg') !== null ? r.segmentFile(v('res_seg') as number) : undefined;
