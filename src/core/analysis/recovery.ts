@@ -248,7 +248,7 @@ export function buildRecoveryPlan(assembler: CallAssembler, summary: SessionSumm
   }
   if (interrupted) {
     const planned = new Set(undone.map((u) => u.call.call_id));
-    for (const c of analysis.inFlight) if (!planned.has(c.call_id) && isClientToolCall(c)) undone.push({ call: c, reason: 'in_flight' });
+    for (const c of analysis.inFlight) if (!planned.has(c.call_id) && !later.has(c.call_id) && isClientToolCall(c)) undone.push({ call: c, reason: 'in_flight' });
   }
   undone.sort((a, b) => a.call.request_seq - b.call.request_seq);
   const brokeCall = undone[0]?.call;
