@@ -11,6 +11,7 @@ import { registerHistoryCommands, scheduleRetention } from './commands/history';
 import { registerInspectCommands } from './commands/inspect';
 import { registerNextFailure } from './commands/next-failure';
 import { registerReplay } from './commands/replay';
+import { registerRecoveryPlanCommands } from './commands/recovery-plan';
 import { registerServerCommands } from './commands/servers';
 import { Flight } from './flight';
 import { Settings, Views } from './ids';
@@ -63,6 +64,7 @@ export function activate(context: vscode.ExtensionContext): FlightApi {
     ...registerInspectCommands(ctx),
     registerNextFailure(ctx),
     registerReplay(ctx),
+    ...registerRecoveryPlanCommands(ctx),
     registerCallTool(ctx),
     ...registerExportCommands(ctx),
     ...registerCompareCommands(ctx),

@@ -3,7 +3,7 @@ import * as vscode from 'vscode';
 import { isFromWebview, type CallRow, type FromWebview, type ToWebview } from '../../shared/protocol';
 import type { Flight } from '../flight';
 import { Commands } from '../ids';
-import { StoreTimelineSource, type TimelineSource } from './timeline-data';
+import { overviewOf, StoreTimelineSource, type TimelineSource } from './timeline-data';
 
 /**
  * Hosts the timeline webview. The page is built by webview/main.ts from messages alone; the
@@ -99,6 +99,18 @@ export class TimelinePanel implements vscode.Disposable {
         return;
       case 'copyJson':
         await vscode.commands.executeCommand(Commands.copyAsJson, { session_id: m.session_id, call_id: m.call_id, source: this.source });
+        return;
+      case 'requestOverview': {
+        try {
+          const report = this.source.report(m.session_id);
+          this.post({ type: 'overview', requestId: m.requestId, session_id: m.session_id, overview: report && overviewOf(report.summary, report.plan) });
+        } catch (err) {
+          this.post({ type: 'overview', requestId: m.requestId, session_id: m.session_id, overview: undefined, error: (err as Error).message });
+        }
+        return;
+      }
+      case 'showPlan':
+        await vscode.commands.executeCommand(Commands.showRecoveryPlan, { session_id: m.session_id, source: this.source });
         return;
     }
   }
