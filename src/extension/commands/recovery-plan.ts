@@ -18,7 +18,8 @@ export function registerRecoveryPlanCommands(ctx: CommandContext): vscode.Dispos
       if (!target) return;
       const plan = planOf(target.source, target.session_id);
       if (!plan) return;
-      await ctx.documents.open(['recovery-plan', `${target.session_id.slice(0, 8)} recovery plan.txt`], runtime().formatPlanText(plan), { preview: false });
+      const uri = ctx.documents.put(['recovery-plan', `${target.session_id.slice(0, 8)} recovery plan.txt`], runtime().formatPlanText(plan));
+      await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(uri), { preview: false });
       const safe = plan.resume.filter((s) => s.retry_safe);
       if (!plan.resume.length || target.source.readOnly) return;
       const replay = 'Replay a Call…';
