@@ -61,6 +61,8 @@ describe('an agent retry through the recorder (SDK Client → mcp-flight record 
     try {
       const row = s.call(retry!.session_id, retry!.call_id);
       assert.equal(row?.retry_of, failed!.call_id, 'the index keeps the link (tree and timeline read it)');
+      const session = s.session(retry!.session_id)!;
+      assert.deepEqual([session.failed, session.repaired], [2, 1], 'the index counts the repaired failure');
     } finally {
       s.close();
     }
@@ -95,6 +97,29 @@ describe('an agent retry through the recorder (SDK Client → mcp-flight record 
     const text = cli('plan', '--store', store).stdout;
     assert.match(text, /Broke at {4}\S+ {2}flaky\/fail_always {2}failed/);
     assert.match(text, /NOT retry-safe/);
+  });
+});
+
+describe('a session whose only failure an agent retry repaired', () => {
+  const store = tempDir();
+  before(async () => {
+    requireBuiltCli();
+    const client = new Client({ name: 'retrying-agent', version: '2.0.0' });
+    await client.connect(new StdioClientTransport({ command: NODE, args: [CLI, 'record', '--store', store, '--name', 'flaky', '--', NODE, fixture('flaky-server.mjs')], stderr: 'pipe' }));
+    assert.equal((await client.callTool({ name: 'fetch_report', arguments: { id: 'r7' } })).isError, true);
+    assert.notEqual((await client.callTool({ name: 'fetch_report', arguments: { id: 'r7' } })).isError, true);
+    await client.close();
+  });
+  after(() => fs.rmSync(store, { recursive: true, force: true }));
+
+  test('ends in success, recovery resumed — in summary, plan and the session list alike', () => {
+    const s = json<SessionSummary>('summary', '--store', store, '--json');
+    assert.deepEqual([s.failed_calls, s.recovered_failures, s.terminal_state, s.recovery_status], [1, 1, 'success', 'resumed']);
+    const plan = json<RecoveryPlan>('plan', '--store', store, '--json');
+    assert.equal(plan.broke_at, null);
+    assert.deepEqual(plan.resume, []);
+    const list = json<Array<{ session_id: string; terminal_state: string; failed: number; repaired: number }>>('sessions', '--store', store, '--json');
+    assert.deepEqual(list.map((r) => [r.terminal_state, r.failed, r.repaired]), [['success', 1, 1]], 'the index-based list agrees with the summary');
   });
 });
 

@@ -27,6 +27,8 @@ interface RecentFailure {
   call_id: string;
   /** Monotonic ms when it failed; one writer per session, so comparable across its connections. */
   mono: number;
+  /** Failed attempts (error or timeout) in its retry chain up to and including it. */
+  failures: number;
 }
 
 interface ConnState {
@@ -295,7 +297,9 @@ export class CallAssembler {
     const failed = this.recentFailures.get(identity);
     if (!failed) return;
     this.recentFailures.delete(identity);
-    if (mono - failed.mono <= RETRY_WINDOW_MS) call.retry_of = failed.call_id;
+    if (mono - failed.mono > RETRY_WINDOW_MS) return;
+    call.retry_of = failed.call_id;
+    failuresBehind.set(call, failed.failures);
   }
 
   private rememberOutcome(call: Call, mono: number): void {
@@ -306,7 +310,8 @@ export class CallAssembler {
       this.recentFailures.delete(identity);
       return;
     }
-    this.recentFailures.set(identity, { call_id: call.call_id, mono });
+    const failed = call.outcome === 'error' || call.outcome === 'timeout' ? 1 : 0;
+    this.recentFailures.set(identity, { call_id: call.call_id, mono, failures: (failuresBehind.get(call) ?? 0) + failed });
     if (this.recentFailures.size > 4096) {
       for (const [k, f] of this.recentFailures) if (mono - f.mono > RETRY_WINDOW_MS) this.recentFailures.delete(k);
     }
@@ -353,6 +358,17 @@ const READ_ONLY_METHODS = new Set(['initialize', 'ping', 'tools/list', 'resource
 const startMono = new WeakMap<Call, number>();
 /** Each client tool call's identity (see callIdentity). */
 const identities = new WeakMap<Call, string>();
+/** For an agent retry: the failed attempts (error or timeout) before it in its chain. */
+const failuresBehind = new WeakMap<Call, number>();
+
+/**
+ * How many failed tool calls a successful agent retry repaired (the failed attempts of its
+ * chain); 0 for any other call. Lets incremental consumers (the index) count repaired failures
+ * without keeping finished calls.
+ */
+export function failuresRepairedBy(call: Call): number {
+  return call.outcome === 'success' ? (failuresBehind.get(call) ?? 0) : 0;
+}
 
 /**
  * What makes two tool calls "the same call": the configured server name, the tool and the RFC 8785

@@ -269,6 +269,11 @@ export function terminalState(f: { ended: boolean; writerAlive: boolean; pending
   return 'success';
 }
 
+/** terminalState from an index row's counts (the tree, the session lists): unrepaired failures are `failed - repaired`. */
+export function terminalStateOfCounts(s: { ended: boolean; writer_alive: boolean | null; pending: number; failed: number; repaired: number; successful: number }): TerminalState {
+  return terminalState({ ended: s.ended, writerAlive: s.writer_alive !== false, pendingCalls: s.pending, failedCalls: s.failed - s.repaired, successfulCalls: s.successful });
+}
+
 /** The session's connections in opening order (for a journal without session_start: those its calls went through). */
 export function sessionConnections(assembler: CallAssembler): ConnectionInfo[] {
   if (assembler.session) return assembler.session.connections;

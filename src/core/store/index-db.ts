@@ -62,7 +62,9 @@ CREATE TABLE sessions (
   successful INTEGER NOT NULL,
   failed INTEGER NOT NULL,
   cancelled INTEGER NOT NULL,
-  pending INTEGER NOT NULL
+  pending INTEGER NOT NULL,
+  -- Failed tool calls a successful agent retry repaired (retry_of chains).
+  repaired INTEGER NOT NULL DEFAULT 0
 );
 
 CREATE TABLE connections (
@@ -264,6 +266,8 @@ export interface SessionCounts {
   failed: number;
   cancelled: number;
   pending: number;
+  /** Failed tool calls repaired by a successful agent retry (they still count in `failed`). */
+  repaired: number;
 }
 
 /** What the store keeps per session (mirrored in memory by the store). */
@@ -645,7 +649,7 @@ export class IndexDb {
 
   loadSessions(): SessionState[] {
     return this.all(
-      'SELECT sid, session_id, started_at, ended_at, end_reason, recorder_kind, recorder_version, pid, hostname, user, replay_of, writer_id, first_segment, first_offset, last_segment, last_ts, last_seq, records, calls, tool_calls, successful, failed, cancelled, pending FROM sessions ORDER BY sid',
+      'SELECT sid, session_id, started_at, ended_at, end_reason, recorder_kind, recorder_version, pid, hostname, user, replay_of, writer_id, first_segment, first_offset, last_segment, last_ts, last_seq, records, calls, tool_calls, successful, failed, cancelled, pending, repaired FROM sessions ORDER BY sid',
     ).map((r) => {
       const s: SessionState = {
         sid: r[0] as number,
@@ -655,7 +659,7 @@ export class IndexDb {
         first_offset: r[13] as number,
         last_segment: r[14] as number,
         records: r[17] as number,
-        counts: { calls: r[18] as number, tool_calls: r[19] as number, successful: r[20] as number, failed: r[21] as number, cancelled: r[22] as number, pending: r[23] as number },
+        counts: { calls: r[18] as number, tool_calls: r[19] as number, successful: r[20] as number, failed: r[21] as number, cancelled: r[22] as number, pending: r[23] as number, repaired: r[24] as number },
       };
       if (r[2] !== null) s.started_at = r[2] as string;
       if (r[3] !== null) s.ended_at = r[3] as string;
@@ -671,7 +675,7 @@ export class IndexDb {
   saveSession(s: SessionState): void {
     const c = s.counts;
     this.run(
-      'INSERT OR REPLACE INTO sessions (sid, session_id, started_at, ended_at, end_reason, recorder_kind, recorder_version, pid, hostname, user, replay_of, writer_id, first_segment, first_offset, last_segment, last_ts, last_seq, records, calls, tool_calls, successful, failed, cancelled, pending) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      'INSERT OR REPLACE INTO sessions (sid, session_id, started_at, ended_at, end_reason, recorder_kind, recorder_version, pid, hostname, user, replay_of, writer_id, first_segment, first_offset, last_segment, last_ts, last_seq, records, calls, tool_calls, successful, failed, cancelled, pending, repaired) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       [
         s.sid,
         s.session_id,
@@ -697,6 +701,7 @@ export class IndexDb {
         c.failed,
         c.cancelled,
         c.pending,
+        c.repaired,
       ],
     );
   }

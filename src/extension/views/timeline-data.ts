@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import type { RecoveryPlan } from '../../core/analysis/recovery';
-import { terminalState, type SessionSummary } from '../../core/analysis/summary';
+import { terminalStateOfCounts, type SessionSummary } from '../../core/analysis/summary';
 import type { JournalRecord } from '../../core/model/records';
 import { readSegment } from '../../core/store/journal';
 import { runtime } from '../lazy';
@@ -294,7 +294,7 @@ export function sessionView(s: SessionRow): SessionView {
     label: `${new Date(s.started_at).toLocaleString()} · ${s.recorder_kind}`,
     tool_calls: s.tool_calls,
     failed_calls: s.failed,
-    terminal_state: terminalState({ ended: s.ended, writerAlive: s.writer_alive !== false, pendingCalls: s.pending, failedCalls: s.failed, successfulCalls: s.successful }),
+    terminal_state: terminalStateOfCounts(s),
   };
 }
 
