@@ -51,6 +51,17 @@ describe('retry_of: agent retries', () => {
     );
   });
 
+  it('an identical call that succeeded after the failure means the work got done: the next one is new work', () => {
+    const b = new SessionBuilder().start().open('c1', 'files', TOOLS);
+    // Two identical calls in flight at once: the first fails, the second succeeds.
+    b.send('c1', 'client_to_server', { id: 50, method: 'tools/call', params: { name: 'read_file', arguments: { path: '/p' } } });
+    b.send('c1', 'client_to_server', { id: 51, method: 'tools/call', params: { name: 'read_file', arguments: { path: '/p' } } });
+    b.send('c1', 'server_to_client', { id: 50, result: { content: [], isError: true } });
+    b.send('c1', 'server_to_client', { id: 51, result: { content: [] } });
+    b.call('c1', 'read_file', { path: '/p' }, { ok: 'again' });
+    assert.deepEqual(tools(b).map((c) => [c.outcome, c.retry_of ?? null]), [['error', null], ['success', null], ['success', null]]);
+  });
+
   it('follows a chain of retries, across connections to the same server, cancellations included', () => {
     const b = new SessionBuilder().start().open('c1', 'files', TOOLS);
     b.call('c1', 'send_email', { to: 'ops' }, { crash: true });

@@ -47,8 +47,13 @@ export class CallAssembler {
   private sessionInfo?: SessionInfo;
   /** Calls touched by the last `add`, for incremental consumers. */
   private touched = new Set<Call>();
-  /** Failed tool calls by identity, kept for RETRY_WINDOW_MS (independent of `calls`, which consumers prune). */
-  private readonly recentFailures = new Map<string, RecentFailure>();
+  /**
+   * Failed tool calls by server and tool, then by identity, kept for RETRY_WINDOW_MS (independent
+   * of `calls`, which consumers prune). Identities are hashed only for calls to a tool with a
+   * recent failure, and for failures: a session without failures hashes nothing.
+   */
+  private readonly recentFailures = new Map<string, Map<string, RecentFailure>>();
+  private recentFailureCount = 0;
 
   constructor(private readonly options: AssemblerOptions = { keepBodies: true }) {}
 
@@ -251,7 +256,10 @@ export class CallAssembler {
       ...(opaque ? { opaque: ['request' as const] } : {}),
     };
     if (this.options.keepBodies && input !== undefined) call.input = input;
-    if (isTool && dir === 'client_to_server' && !opaque) this.linkRetry(call, callIdentity(call.server.name, call.tool, input), mono);
+    if (isTool && dir === 'client_to_server' && !opaque) {
+      pendingArguments.set(call, input);
+      this.linkRetry(call, mono);
+    }
     startMono.set(call, mono);
     const token = (params?._meta as { progressToken?: unknown } | undefined)?.progressToken;
     if (token !== undefined) progressTokens.set(call, token);
@@ -291,30 +299,48 @@ export class CallAssembler {
    * or cancellation) at most RETRY_WINDOW_MS before. The link follows the chain: a retry of a
    * retry points at the attempt right before it.
    */
-  private linkRetry(call: Call, identity: string | undefined, mono: number): void {
+  private linkRetry(call: Call, mono: number): void {
+    const byTool = this.recentFailures.get(toolKey(call));
+    if (!byTool?.size) return;
+    const identity = identityOf(call);
     if (identity === undefined) return;
-    identities.set(call, identity);
-    const failed = this.recentFailures.get(identity);
+    const failed = byTool.get(identity);
     if (!failed) return;
-    this.recentFailures.delete(identity);
+    this.forget(byTool, identity);
     if (mono - failed.mono > RETRY_WINDOW_MS) return;
     call.retry_of = failed.call_id;
     failuresBehind.set(call, failed.failures);
   }
 
   private rememberOutcome(call: Call, mono: number): void {
-    const identity = identities.get(call);
-    if (identity === undefined) return;
+    if (!pendingArguments.has(call)) return;
+    const key = toolKey(call);
+    const byTool = this.recentFailures.get(key);
     if (call.outcome === 'success') {
       // The work got done: a later identical call is new work, not a retry.
-      this.recentFailures.delete(identity);
+      const identity = byTool?.size ? identityOf(call) : undefined;
+      if (byTool && identity !== undefined) this.forget(byTool, identity);
+      pendingArguments.delete(call);
       return;
     }
+    const identity = identityOf(call);
+    pendingArguments.delete(call);
+    if (identity === undefined) return;
     const failed = call.outcome === 'error' || call.outcome === 'timeout' ? 1 : 0;
-    this.recentFailures.set(identity, { call_id: call.call_id, mono, failures: (failuresBehind.get(call) ?? 0) + failed });
-    if (this.recentFailures.size > 4096) {
-      for (const [k, f] of this.recentFailures) if (mono - f.mono > RETRY_WINDOW_MS) this.recentFailures.delete(k);
+    let map = byTool;
+    if (!map) this.recentFailures.set(key, (map = new Map()));
+    if (!map.has(identity)) this.recentFailureCount++;
+    map.set(identity, { call_id: call.call_id, mono, failures: (failuresBehind.get(call) ?? 0) + failed });
+    if (this.recentFailureCount > 4096) {
+      for (const [k, m] of this.recentFailures) {
+        for (const [id, f] of m) if (mono - f.mono > RETRY_WINDOW_MS) this.forget(m, id);
+        if (!m.size) this.recentFailures.delete(k);
+      }
     }
+  }
+
+  private forget(byTool: Map<string, RecentFailure>, identity: string): void {
+    if (byTool.delete(identity)) this.recentFailureCount--;
   }
 
   private learnAgent(c: ConnState, params: Record<string, unknown>): void {
@@ -356,8 +382,21 @@ export class CallAssembler {
 const READ_ONLY_METHODS = new Set(['initialize', 'ping', 'tools/list', 'resources/list', 'resources/templates/list', 'resources/read', 'prompts/list', 'prompts/get', 'completion/complete', 'roots/list']);
 
 const startMono = new WeakMap<Call, number>();
-/** Each client tool call's identity (see callIdentity). */
-const identities = new WeakMap<Call, string>();
+/** A client tool call's arguments until it ends (whatever keepBodies says), to compute its identity only when needed. */
+const pendingArguments = new WeakMap<Call, unknown>();
+/** Each client tool call's identity, once computed (see callIdentity). */
+const identities = new WeakMap<Call, string | undefined>();
+
+function identityOf(call: Call): string | undefined {
+  if (identities.has(call)) return identities.get(call);
+  const identity = callIdentity(call.server.name, call.tool, pendingArguments.get(call));
+  identities.set(call, identity);
+  return identity;
+}
+
+function toolKey(call: Call): string {
+  return `${call.server.name}\u0000${call.tool}`;
+}
 /** For an agent retry: the failed attempts (error or timeout) before it in its chain. */
 const failuresBehind = new WeakMap<Call, number>();
 
