@@ -251,6 +251,17 @@ describe('effectOf (interim reversibility until the governor tags calls)', () =>
   });
 });
 
+describe('formatPlanText', () => {
+  it('escapes terminal controls and bidi overrides in server strings', () => {
+    const b = new SessionBuilder().start().open('c1', 'evil\u001b[2J', [{ name: 'rm\u202Efdp.exe' }]);
+    b.call('c1', 'rm\u202Efdp.exe', { x: '\u001b]0;pwn\u0007' }, { isError: 'bad\u001b[31m' }).end();
+    const text = formatPlanText(report(b).plan);
+    assert.ok(!/[\u001b\u0007\u202e]/.test(text), text);
+    assert.match(text, /evil\\u\{1b\}\[2J\/rm\\u\{202e\}fdp\.exe/);
+    assert.match(text, /error: bad\\u\{1b\}\[31m/);
+  });
+});
+
 describe('redactedPaths', () => {
   it('finds markers anywhere, and quotes keys that are not identifiers', () => {
     assert.deepEqual(redactedPaths({ a: { 'x-api-key': '[REDACTED:api_key:abcdef]' }, list: [1, 'ok', '[REDACTED:jwt:123456] tail'], plain: '[REDACTED]' }), ['$.a["x-api-key"]', '$.list[2]']);

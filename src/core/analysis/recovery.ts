@@ -409,7 +409,8 @@ export function findLaterCompletions(source: LaterSessionSource, sessionId: stri
 /** The plan as plain text (no colour, ends with a newline). Arguments are printed as JSON, markers included. */
 export function formatPlanText(plan: RecoveryPlan): string {
   const lines: string[] = [];
-  const ref = (c: { call_id: string; server: string; tool: string }) => `${c.call_id}  ${c.server}/${c.tool}`;
+  // Server-supplied names and messages may carry terminal escapes or bidi overrides: shown escaped.
+  const ref = (c: { call_id: string; server: string; tool: string }) => printable(`${c.call_id}  ${c.server}/${c.tool}`);
   lines.push(`Recovery plan for session ${plan.session_id}`);
   lines.push(`State       ${plan.terminal_state}, recovery ${plan.recovery_status}`);
   if (!plan.broke_at) {
@@ -443,14 +444,19 @@ export function formatPlanText(plan: RecoveryPlan): string {
     lines.push(`To resume (${plan.resume.length}):`);
     plan.resume.forEach((s, i) => {
       lines.push(`  ${i + 1}. ${ref(s)}  ${s.reason === 'in_flight' ? 'in flight' : `${s.error_class ?? s.outcome}${s.error_code !== null ? ` ${s.error_code}` : ''}`}  ${s.retry_safe ? 'RETRY-SAFE' : 'NOT retry-safe'}  (${s.reversibility}${s.idempotent ? ', idempotent' : ''})`);
-      if (s.message) lines.push(`     error: ${oneLine(s.message, 200)}`);
+      if (s.message) lines.push(`     error: ${printable(oneLine(s.message, 200))}`);
       lines.push(`     ${s.retry_note}`);
       if (s.failed_retries.length) lines.push(`     the agent retried it ${s.failed_retries.length} time${s.failed_retries.length === 1 ? '' : 's'}, in vain: ${s.failed_retries.join(', ')}`);
-      lines.push(`     arguments: ${s.arguments === null ? '(not kept: the request was too large or too deep)' : oneLine(JSON.stringify(s.arguments), 2000)}`);
+      lines.push(`     arguments: ${s.arguments === null ? '(not kept: the request was too large or too deep)' : printable(oneLine(JSON.stringify(s.arguments), 2000))}`);
       if (s.redacted.length) lines.push(`     redacted, supply again: ${s.redacted.join(', ')}`);
     });
   }
   return lines.join('\n') + '\n';
+}
+
+/** Control, bidi and invisible characters as `\u{…}` escapes, so a terminal shows them instead of obeying them. */
+export function printable(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/g, (ch) => `\\u{${ch.charCodeAt(0).toString(16)}}`);
 }
 
 function oneLine(text: string, max: number): string {
