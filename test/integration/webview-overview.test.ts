@@ -45,8 +45,8 @@ function hostileSession(): { overview: SessionOverview; rows: CallRow[] } {
   return { overview: overviewOf(summary, plan), rows };
 }
 
-async function open(rows: CallRow[], overview: SessionOverview, readOnly = false): Promise<WebviewPage> {
-  const p = await h.open();
+async function open(rows: CallRow[], overview: SessionOverview, readOnly = false, axe = false): Promise<WebviewPage> {
+  const p = await h.open({ axe });
   await p.page.evaluate((o: unknown) => {
     (globalThis as unknown as { __overviews: Record<string, unknown> }).__overviews[(o as { session_id: string }).session_id] = o;
   }, overview);
@@ -115,6 +115,18 @@ describe('session overview in the timeline webview', () => {
     await ro.frames(2);
     assert.equal(await ro.eval('document.querySelector("[data-action=replay-step]").disabled'), true);
     await ro.close();
+  });
+
+  test('accessibility: axe finds no serious or critical violations in the expanded overview', async () => {
+    const { overview, rows } = hostileSession();
+    const p = await open(rows, overview, false, true);
+    await p.page.click('.overview-summary');
+    await p.frames(2);
+    const res = await p.eval<Array<{ id: string; impact: string; nodes: string[] }>>(`axe.run(document.querySelector('.overview'), { resultTypes: ['violations'] }).then(function (r) {
+      return r.violations.map(function (v) { return { id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map(function (n) { return n.target.join(' ') + ' :: ' + n.failureSummary; }) }; });
+    })`);
+    assert.deepEqual(res.filter((v) => v.impact === 'serious' || v.impact === 'critical'), []);
+    await p.close();
   });
 
   test('an agent retry shows which failed call it repeats, and links to it', async () => {
