@@ -267,3 +267,28 @@ describe('redactedPaths', () => {
     assert.deepEqual(redactedPaths({ a: { 'x-api-key': '[REDACTED:api_key:abcdef]' }, list: [1, 'ok', '[REDACTED:jwt:123456] tail'], plain: '[REDACTED]' }), ['$.a["x-api-key"]', '$.list[2]']);
   });
 });
+
+describe('an exported session keeps its plan', () => {
+  it('the read-only timeline rebuilds the same summary and plan from an export (JSON and JSONL)', async () => {
+    const fs = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const { ExportedTimelineSource, overviewOf } = await import('../../src/extension/views/timeline-data');
+    const items = partialFailure().items();
+    const { summary, plan } = report(partialFailure());
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcpf-plan-export-'));
+    try {
+      for (const [name, text] of [['s.json', exportSessionToString(items)], ['s.jsonl', exportSessionJsonlToString(items)]] as const) {
+        const file = path.join(dir, name);
+        fs.writeFileSync(file, text);
+        const got = new ExportedTimelineSource(file).report('sess-partial');
+        assert.ok(got, name);
+        assert.equal(got.summary.recovery_status, 'abandoned');
+        assert.deepEqual(got.plan, plan, `${name}: the same plan as from the journal`);
+        assert.deepEqual(overviewOf(got.summary, got.plan), overviewOf(summary, plan));
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
