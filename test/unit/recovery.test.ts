@@ -1,4 +1,7 @@
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { assembleSession, RETRY_WINDOW_MS } from '../../src/core/analysis/calls';
 import { buildRecoveryPlan, effectOf, formatPlanText, redactedPaths, type RecoveryPlan } from '../../src/core/analysis/recovery';
@@ -6,6 +9,7 @@ import { formatSummaryText, summarizeSession, type SessionSummary } from '../../
 import type { Call } from '../../src/core/model/calls';
 import { exportSessionToString } from '../../src/core/export/session-json';
 import { exportSessionJsonlToString } from '../../src/core/export/jsonl';
+import { ExportedTimelineSource, overviewOf } from '../../src/extension/views/timeline-data';
 import { assertGolden } from '../helpers/golden';
 import { assertValidJsonExport, assertValidJsonlExport } from '../helpers/schema';
 import { SessionBuilder } from '../helpers/session-builder';
@@ -269,11 +273,7 @@ describe('redactedPaths', () => {
 });
 
 describe('an exported session keeps its plan', () => {
-  it('the read-only timeline rebuilds the same summary and plan from an export (JSON and JSONL)', async () => {
-    const fs = await import('node:fs');
-    const os = await import('node:os');
-    const path = await import('node:path');
-    const { ExportedTimelineSource, overviewOf } = await import('../../src/extension/views/timeline-data');
+  it('the read-only timeline rebuilds the same summary and plan from an export (JSON and JSONL)', () => {
     const items = partialFailure().items();
     const { summary, plan } = report(partialFailure());
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcpf-plan-export-'));
