@@ -129,7 +129,8 @@ export class DetailPane {
       h('span', { class: 'detail-server' }, clip(r.server, 200)),
       r.method !== r.tool ? h('span', { class: 'detail-method' }, ` · ${clip(r.method, 200)}`) : null,
       ` · ${duration(r.duration_ms)}`,
-      r.replay_of ? h('span', { class: 'chip' }, `↻ replay of ${clip(r.replay_of, 80)}`) : null);
+      r.replay_of ? h('span', { class: 'chip' }, `↻ replay of ${clip(r.replay_of, 80)}`) : null,
+      r.retry_of ? h('span', { class: 'chip', 'data-retry-of': clip(r.retry_of, 200) }, ` ⟳ agent retry of ${clip(r.retry_of, 80)}`) : null);
     const id = { session_id: r.session_id, call_id: r.call_id };
     const ro = this.actions.readOnly();
     replace(this.actionsEl,
@@ -177,7 +178,14 @@ export class DetailPane {
       kv('Call id', h('code', null, r.call_id)),
       d.answered_by_recorder ? kv('Answered by', h('span', { class: 'chip chip-warning' }, 'the recorder (the server did not answer)')) : null,
       r.replay_of ? kv('Replay of', h('code', null, r.replay_of)) : null,
+      r.retry_of ? kv('Retry of', this.callLink(r.session_id, r.retry_of, 'Show the failed call this one retries')) : null,
     ), true);
+  }
+
+  private callLink(session_id: string, call_id: string, title: string): HTMLElement {
+    const b = h('button', { type: 'button', class: 'link-btn', title, 'data-action': 'show-call' }, h('code', null, clip(call_id, 200)));
+    b.addEventListener('click', () => this.actions.selectCall(session_id, call_id));
+    return b;
   }
 
   private payload(p: Payload, part: 'input' | 'output', label: string, outcome?: string): HTMLElement {

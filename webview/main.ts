@@ -10,6 +10,7 @@ import { button, h, setText } from './dom';
 import { duration } from './format';
 import { Host, type UiState } from './host';
 import { ListView, ROW_HEIGHT } from './list';
+import { OverviewPanel } from './overview';
 import { clip, visibleText } from './safe-text';
 import { CallStore, callKey, filtersActive, type Filters } from './state';
 import { TimelineView } from './timeline';
@@ -29,6 +30,8 @@ class App implements ViewHost {
   private readonly timeline: TimelineView;
   private readonly list: ListView;
   private readonly detail: DetailPane;
+  private readonly overview: OverviewPanel;
+  private overviewTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly splitter: HTMLElement;
   private readonly live: HTMLElement;
   private readonly status: HTMLElement;
@@ -80,6 +83,15 @@ class App implements ViewHost {
       close: () => this.closeDetail(),
       readOnly: () => this.readOnly,
     });
+    this.overview = new OverviewPanel({
+      post: (m) => this.host.post(m),
+      selectCall: (session_id, call_id) => {
+        const i = this.store.indexOf(session_id, call_id);
+        if (i >= 0) this.select(i, { reveal: true, open: true });
+        else this.announce('That call is not in this view.');
+      },
+      readOnly: () => this.readOnly,
+    });
     this.detail.el.style.width = `${this.detailWidth}px`;
     this.splitter = h('div', { class: 'splitter', role: 'separator', tabindex: 0, 'aria-orientation': 'vertical', 'aria-label': 'Resize the detail pane', hidden: true });
     this.live = h('div', { class: 'visually-hidden', role: 'status', 'aria-live': 'polite', 'aria-atomic': 'true' });
@@ -90,6 +102,7 @@ class App implements ViewHost {
     document.body.classList.add('mfr');
     document.body.append(
       this.toolbar.el,
+      this.overview.el,
       h('div', { class: 'workspace' }, main, this.splitter, this.detail.el),
       h('footer', { class: 'statusbar' }, this.status, this.hints),
       this.live,
@@ -157,6 +170,7 @@ class App implements ViewHost {
       this.revealSelected();
     }
     if (changed) this.announceSelection(row);
+    if (row.session_id !== this.overview.session) this.overview.request(row.session_id);
     if (opts.open) this.openDetail(i);
     else if (this.detail.isOpen && changed) this.loadDetail(i, 150);
     this.requestRender();
@@ -202,8 +216,12 @@ class App implements ViewHost {
       case 'sessions':
         if (Array.isArray(m.sessions)) {
           this.store.setSessions(m.sessions);
+          this.refreshOverview();
           this.requestRender();
         }
+        break;
+      case 'overview':
+        this.overview.receive(m.requestId, m.session_id, m.overview, m.error);
         break;
       case 'detail': {
         if (m.requestId !== this.detailRequest) return; // a stale answer
@@ -244,11 +262,39 @@ class App implements ViewHost {
     this.measureInit = true;
     performance.mark('mfr:init-stored');
     this.applyPendingReveal();
+    this.showDefaultOverview();
     this.requestRender();
+  }
+
+  /** The overview follows the selected call's session; without a selection, the newest session. */
+  private showDefaultOverview(): void {
+    const row = this.sel >= 0 ? this.store.rows[this.sel] : undefined;
+    let id = row?.session_id;
+    if (!id) {
+      let newest: { session_id: string; started_at: string } | undefined;
+      for (const s of this.store.sessions) if (!newest || s.started_at > newest.started_at) newest = s;
+      id = newest?.session_id;
+    }
+    if (id) this.overview.request(id, true);
+  }
+
+  /** The shown session changed (new calls, an end): ask again, at most every 2 s. */
+  private refreshOverview(): void {
+    const id = this.overview.session;
+    if (!id) {
+      this.showDefaultOverview();
+      return;
+    }
+    this.overviewTimer ??= setTimeout(() => {
+      this.overviewTimer = undefined;
+      if (this.overview.session) this.overview.request(this.overview.session, true);
+    }, 2000);
   }
 
   private onCalls(rows: CallRow[]): void {
     this.store.upsert(rows);
+    const shown = this.overview.session;
+    if (!shown || rows.some((r) => r && r.session_id === shown)) this.refreshOverview();
     // The call in the detail pane changed (e.g. it finished): fetch it again, gently.
     const cur = this.detail.current;
     if (cur && this.detail.isOpen) {

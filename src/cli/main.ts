@@ -5,6 +5,7 @@ import { serveCommand } from './commands/serve';
 import { sessionsCommand } from './commands/sessions';
 import { exportCommand } from './commands/export';
 import { summaryCommand } from './commands/summary';
+import { planCommand } from './commands/plan';
 import { verifyCommand } from './commands/verify';
 import { diffCommand } from './commands/diff';
 import { policyCommand } from './commands/policy';
@@ -24,6 +25,7 @@ const COMMANDS: Record<string, Command> = {
   sessions: sessionsCommand,
   export: exportCommand,
   summary: summaryCommand,
+  plan: planCommand,
   verify: verifyCommand,
   diff: diffCommand,
   policy: policyCommand,

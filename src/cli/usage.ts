@@ -24,6 +24,7 @@ Usage:
   mcp-flight sessions [--store DIR] [--json]
   mcp-flight export  [--store DIR] [--session ID|latest] [--format json|jsonl|otlp] [--out FILE] [--policy FILE]
   mcp-flight summary [--store DIR] [--session ID|latest] [--json] [--policy FILE]
+  mcp-flight plan    [--store DIR] [SESSION] [--json]
   mcp-flight verify  [--store DIR | FILE] [--key KEY]... [--json]
   mcp-flight diff    [--store DIR] [--json] SESSION_A SESSION_B | SESSION_A:CALL_A SESSION_B:CALL_B
   mcp-flight policy  show|check|approve|revoke [--store DIR] [--policy FILE]

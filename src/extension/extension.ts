@@ -11,6 +11,7 @@ import { registerHistoryCommands, scheduleRetention } from './commands/history';
 import { registerInspectCommands } from './commands/inspect';
 import { registerNextFailure } from './commands/next-failure';
 import { registerReplay } from './commands/replay';
+import { registerRecoveryPlanCommands } from './commands/recovery-plan';
 import { registerServerCommands } from './commands/servers';
 import { registerVerifyCommand } from './commands/verify';
 import { Flight } from './flight';
@@ -67,6 +68,7 @@ export function activate(context: vscode.ExtensionContext): FlightApi {
     ...registerInspectCommands(ctx),
     registerNextFailure(ctx),
     registerReplay(ctx),
+    ...registerRecoveryPlanCommands(ctx),
     registerCallTool(ctx),
     registerVerifyCommand(ctx),
     ...registerExportCommands(ctx),

@@ -8,6 +8,8 @@ export const Commands = {
   showInputs: 'mcpFlight.showInputs',
   showResult: 'mcpFlight.showResult',
   replay: 'mcpFlight.replay',
+  showRecoveryPlan: 'mcpFlight.showRecoveryPlan',
+  replayFromPlan: 'mcpFlight.replayFromPlan',
   copyAsJson: 'mcpFlight.copyAsJson',
   revealInTimeline: 'mcpFlight.revealInTimeline',
   nextFailure: 'mcpFlight.nextFailure',

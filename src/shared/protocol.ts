@@ -30,6 +30,8 @@ export interface CallRow {
   alerts: number;
   /** Set for replays: the call this one replays. */
   replay_of?: string;
+  /** Set for agent retries: the failed call this one repeats (same server, tool and canonical arguments within 60 s). */
+  retry_of?: string;
 }
 
 /** A JSON payload as the webview receives it: whole when small, cut when large (never silently). */
@@ -95,6 +97,40 @@ export interface SessionView {
   terminal_state?: string;
 }
 
+/**
+ * One session at a glance for the overview panel: the session summary and, when something broke,
+ * the recovery plan's essentials (docs/recovery.md). Counts are null when not observed.
+ */
+export interface SessionOverview {
+  session_id: string;
+  started_at: string | null;
+  ended_at: string | null;
+  duration_ms: number | null;
+  terminal_state: string;
+  recovery_status: string;
+  tool_calls: number;
+  successful_calls: number;
+  failed_calls: number;
+  cancelled_calls: number;
+  pending_calls: number;
+  retries: number;
+  recovered_failures: number;
+  servers: Array<{ name: string; version: string | null; calls: number; failures: number }>;
+  agents: string[];
+  errors_by_class: Array<{ error_class: string; count: number }>;
+  /** How many credentials were attributed; null until credential attribution has run. */
+  credentials_used: number | null;
+  side_effects: { files_created: number | null; files_modified: number | null; files_deleted: number | null; api_calls_made: number | null; spend_incurred_usd: number | null };
+  plan?: OverviewPlan;
+}
+
+export interface OverviewPlan {
+  broke_at: { call_id: string; server: string; tool: string; reason: 'failed' | 'in_flight' } | null;
+  last_resume_point: { after_call_id: string; server: string; tool: string; completed_tool_calls: number } | null;
+  before_break: { permanent: number; reversible: number; no_effect: number };
+  resume: Array<{ call_id: string; server: string; tool: string; reason: 'failed' | 'in_flight'; error_class: string | null; message: string | null; retry_safe: boolean; retry_note: string; reversibility: string; redacted: string[] }>;
+}
+
 /** Payloads larger than this are sent truncated, with "Open full" in the UI. */
 export const PAYLOAD_LIMIT_BYTES = 256 * 1024;
 
@@ -110,7 +146,9 @@ export type ToWebview =
   /** The answer to `requestDetail`. */
   | { type: 'detail'; requestId: number; detail: CallDetail | undefined; error?: string }
   /** Select and scroll to a call (from the tree's "Reveal in Timeline"). */
-  | { type: 'reveal'; session_id: string; call_id: string };
+  | { type: 'reveal'; session_id: string; call_id: string }
+  /** The answer to `requestOverview`. */
+  | { type: 'overview'; requestId: number; session_id: string; overview: SessionOverview | undefined; error?: string };
 
 export type FromWebview =
   | { type: 'ready' }
@@ -118,9 +156,12 @@ export type FromWebview =
   | { type: 'openInputs'; session_id: string; call_id: string }
   | { type: 'openFull'; session_id: string; call_id: string; part: 'input' | 'output' }
   | { type: 'replay'; session_id: string; call_id: string }
-  | { type: 'copyJson'; session_id: string; call_id: string };
+  | { type: 'copyJson'; session_id: string; call_id: string }
+  | { type: 'requestOverview'; requestId: number; session_id: string }
+  /** Opens the session's recovery plan as a document ("Show Recovery Plan"). */
+  | { type: 'showPlan'; session_id: string };
 
 export function isFromWebview(value: unknown): value is FromWebview {
   const t = (value as { type?: unknown } | null)?.type;
-  return typeof t === 'string' && ['ready', 'requestDetail', 'openInputs', 'openFull', 'replay', 'copyJson'].includes(t);
+  return typeof t === 'string' && ['ready', 'requestDetail', 'openInputs', 'openFull', 'replay', 'copyJson', 'requestOverview', 'showPlan'].includes(t);
 }

@@ -249,7 +249,7 @@ describe('formatSummaryText', () => {
       formatSummaryText(b.summary()),
       [
         'Session     sess-sum (cli-record 0.1.0 on laptop)',
-        'State       partial_success',
+        'State       partial_success  recovery abandoned',
         'Time        2025-03-01T10:00:00.000Z → 2025-03-01T10:00:31.355Z (31.4 s) reason: shutdown',
         'Tool calls  5  ok 2  failed 3  cancelled 0  pending 0',
         'Other       2 requests',
@@ -275,7 +275,7 @@ describe('formatSummaryText', () => {
       text,
       [
         'Session     sess-sum (cli-record 0.1.0 on laptop)',
-        'State       in_progress',
+        'State       in_progress  recovery pending',
         'Time        2025-03-01T10:00:00.000Z → (running) (90 ms)',
         'Tool calls  3  ok 0  failed 3  cancelled 0  pending 0',
         'Other       1 request',

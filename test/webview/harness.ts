@@ -5,7 +5,8 @@
  * The page is what the extension host serves, minus VS Code: an empty body under the same strict
  * CSP (sent as a header, with a fresh nonce per page), media/timeline.css, dist/webview.js, and a
  * nonce'd script defining a fake `acquireVsCodeApi` that records posted messages in
- * `window.__posted` (and can answer `requestDetail` from `window.__details`). That fake host is the
+ * `window.__posted` (and can answer `requestDetail` from `window.__details`, `requestOverview` from
+ * `window.__overviews`). That fake host is the
  * only stand-in. Messages to the webview go through `window.postMessage`, as VS Code's do.
  *
  * Test-only additions, each outside the product's files: a stylesheet with VS Code Dark Modern's
@@ -127,6 +128,7 @@ const FAKE_HOST = `
 window.__posted = [];
 window.__cspViolations = [];
 window.__details = {};
+window.__overviews = {};
 window.__autoDetail = __AUTO__;
 document.addEventListener('securitypolicyviolation', function (e) {
   window.__cspViolations.push({ directive: e.violatedDirective, blocked: e.blockedURI, sample: e.sample });
@@ -146,6 +148,12 @@ document.addEventListener('securitypolicyviolation', function (e) {
           setTimeout(function () {
             window.postMessage(d ? { type: 'detail', requestId: copy.requestId, detail: d }
                                  : { type: 'detail', requestId: copy.requestId, detail: undefined, error: 'not found' }, '*');
+          }, 5);
+        }
+        if (copy.type === 'requestOverview' && window.__autoDetail) {
+          var o = window.__overviews[copy.session_id];
+          setTimeout(function () {
+            window.postMessage({ type: 'overview', requestId: copy.requestId, session_id: copy.session_id, overview: o, error: o ? undefined : 'not found' }, '*');
           }, 5);
         }
       },

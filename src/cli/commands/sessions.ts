@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { formatDuration, terminalState } from '../../core/analysis/summary';
+import { formatDuration, terminalStateOfCounts } from '../../core/analysis/summary';
 import type { SessionRow } from '../../core/store/store';
 import { openForReading } from '../store-access';
 import { UsageError } from '../usage';
@@ -46,7 +46,7 @@ export async function sessionsCommand(argv: string[]): Promise<number> {
 }
 
 export function stateOf(s: SessionRow): string {
-  return terminalState({ ended: s.ended, writerAlive: s.writer_alive !== false, pendingCalls: s.pending, failedCalls: s.failed, successfulCalls: s.successful });
+  return terminalStateOfCounts(s);
 }
 
 function printTable(header: string[], rows: string[][]): void {

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
-import { assembleSession } from '../../core/analysis/calls';
-import { formatSummaryText, summarizeSession } from '../../core/analysis/summary';
+import { sessionReport } from '../../core/analysis/session-report';
+import { formatSummaryText } from '../../core/analysis/summary';
 import { openForReading, resolveSession } from '../store-access';
 import { loadPolicyFlag } from '../policy-options';
 import { UsageError } from '../usage';
@@ -9,7 +9,8 @@ const HELP = `Usage:
   mcp-flight summary [--store DIR] [--session ID|latest] [--json] [--policy FILE]
 
 What happened in a session: tool calls and their outcomes, failures with their error class,
-servers and agents, and how the session ended. --session takes an id, a unique prefix of one,
+servers and agents, how the session ended (terminal_state) and whether its failed work was
+done again (recovery_status; see "mcp-flight plan" and docs/recovery.md). --session takes an id, a unique prefix of one,
 or "latest" (the default). --policy FILE prices and classifies the calls with that policy
 instead of the one the session recorded.`;
 
@@ -24,9 +25,9 @@ export async function summaryCommand(argv: string[]): Promise<number> {
   const store = await openForReading(values.store);
   try {
     const session = resolveSession(store, values.session);
-    // The summary is computed from the journal, the evidence, not from the index's previews.
-    const assembler = assembleSession(store.readSessionRecords(session.session_id), { keepBodies: false, ...(policy ? { policy } : {}) });
-    const summary = summarizeSession(assembler, { writerAlive: session.writer_alive !== false, lastRecordTs: session.last_activity });
+    // The summary is computed from the journal, the evidence, not from the index's previews; later
+    // sessions are consulted for work they completed (recovery_status "resumed").
+    const { summary } = sessionReport(store, session, policy);
     process.stdout.write(values.json ? JSON.stringify(summary, null, 2) + '\n' : formatSummaryText(summary) + '\n');
     return 0;
   } finally {

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { canonicalize } from '../audit/canonical';
 import type { AttachedMessage, Call, ConnectionInfo, JournalLocation, SessionInfo } from '../model/calls';
 import { idKey, RecorderErrorCode } from '../model/jsonrpc';
 import type { Direction, JournalRecord, JsonRpcId, MessageEnvelope, PolicyRecord, SpendRecord } from '../model/records';
@@ -29,6 +31,18 @@ export type SessionPolicy = Omit<PolicyRecord, 'session_id' | 'seq' | 'ts' | 'mo
 
 const SUMMARY_CHARS = 200;
 
+/** An identical tool call requested at most this long after a failed one is an agent retry of it. */
+export const RETRY_WINDOW_MS = 60_000;
+
+/** The last failure of each call identity (see callIdentity), for linking retries. */
+interface RecentFailure {
+  call_id: string;
+  /** Monotonic ms when it failed; one writer per session, so comparable across its connections. */
+  mono: number;
+  /** Failed attempts (error or timeout) in its retry chain up to and including it. */
+  failures: number;
+}
+
 interface ConnState {
   info: ConnectionInfo;
   /** Open requests per direction, keyed by id. */
@@ -57,6 +71,13 @@ export class CallAssembler {
   readonly policies: SessionPolicy[] = [];
   /** The spend governor's warnings and limit events. */
   readonly spendEvents: SpendRecord[] = [];
+  /**
+   * Failed tool calls by server and tool, then by identity, kept for RETRY_WINDOW_MS (independent
+   * of `calls`, which consumers prune). Identities are hashed only for calls to a tool with a
+   * recent failure, and for failures: a session without failures hashes nothing.
+   */
+  private readonly recentFailures = new Map<string, Map<string, RecentFailure>>();
+  private recentFailureCount = 0;
 
   /** Identity of the policy in effect: the explicit one, else the last applied one the session recorded. */
   policyInEffect?: { source: LoadedPolicy['source']; path?: string; sha256: string; explicit: boolean };
@@ -321,6 +342,10 @@ export class CallAssembler {
         call.cost_usd = policy.costPerCallUsd;
         call.cost_source = 'policy';
       }
+      if (!opaque) {
+        pendingArguments.set(call, input);
+        this.linkRetry(call, mono);
+      }
     }
     startMono.set(call, mono);
     const token = (params?._meta as { progressToken?: unknown } | undefined)?.progressToken;
@@ -348,11 +373,61 @@ export class CallAssembler {
     const start = startMono.get(call);
     if (start !== undefined) call.duration_ms = Math.max(0, Math.round((mono - start) * 1000) / 1000);
     if (outcome === 'cancelled' && !call.error) call.error = classifyFailure({ cancelled: true, ...this.scope(c, call) }, this.rules);
+    this.rememberOutcome(call, mono);
     c.open[call.direction].delete(idKey(call.request_id));
     if (c.lastOpenClientCall === call) {
       const open = [...c.open.client_to_server.values()];
       c.lastOpenClientCall = open[open.length - 1];
     }
+  }
+
+  /**
+   * Links a tool call to the failed identical call it repeats, if that one failed (error, timeout
+   * or cancellation) at most RETRY_WINDOW_MS before. The link follows the chain: a retry of a
+   * retry points at the attempt right before it.
+   */
+  private linkRetry(call: Call, mono: number): void {
+    const byTool = this.recentFailures.get(toolKey(call));
+    if (!byTool?.size) return;
+    const identity = identityOf(call);
+    if (identity === undefined) return;
+    const failed = byTool.get(identity);
+    if (!failed) return;
+    this.forget(byTool, identity);
+    if (mono - failed.mono > RETRY_WINDOW_MS) return;
+    call.retry_of = failed.call_id;
+    failuresBehind.set(call, failed.failures);
+  }
+
+  private rememberOutcome(call: Call, mono: number): void {
+    if (!pendingArguments.has(call)) return;
+    const key = toolKey(call);
+    const byTool = this.recentFailures.get(key);
+    if (call.outcome === 'success') {
+      // The work got done: a later identical call is new work, not a retry.
+      const identity = byTool?.size ? identityOf(call) : undefined;
+      if (byTool && identity !== undefined) this.forget(byTool, identity);
+      pendingArguments.delete(call);
+      return;
+    }
+    const identity = identityOf(call);
+    pendingArguments.delete(call);
+    if (identity === undefined) return;
+    const failed = call.outcome === 'error' || call.outcome === 'timeout' ? 1 : 0;
+    let map = byTool;
+    if (!map) this.recentFailures.set(key, (map = new Map()));
+    if (!map.has(identity)) this.recentFailureCount++;
+    map.set(identity, { call_id: call.call_id, mono, failures: (failuresBehind.get(call) ?? 0) + failed });
+    if (this.recentFailureCount > 4096) {
+      for (const [k, m] of this.recentFailures) {
+        for (const [id, f] of m) if (mono - f.mono > RETRY_WINDOW_MS) this.forget(m, id);
+        if (!m.size) this.recentFailures.delete(k);
+      }
+    }
+  }
+
+  private forget(byTool: Map<string, RecentFailure>, identity: string): void {
+    if (byTool.delete(identity)) this.recentFailureCount--;
   }
 
   private learnAgent(c: ConnState, params: Record<string, unknown>): void {
@@ -446,6 +521,45 @@ export class CallAssembler {
 const READ_ONLY_METHODS = new Set(['initialize', 'ping', 'tools/list', 'resources/list', 'resources/templates/list', 'resources/read', 'prompts/list', 'prompts/get', 'completion/complete', 'roots/list']);
 
 const startMono = new WeakMap<Call, number>();
+/** A client tool call's arguments until it ends (whatever keepBodies says), to compute its identity only when needed. */
+const pendingArguments = new WeakMap<Call, unknown>();
+/** Each client tool call's identity, once computed (see callIdentity). */
+const identities = new WeakMap<Call, string | undefined>();
+
+function identityOf(call: Call): string | undefined {
+  if (identities.has(call)) return identities.get(call);
+  const identity = callIdentity(call.server.name, call.tool, pendingArguments.get(call));
+  identities.set(call, identity);
+  return identity;
+}
+
+function toolKey(call: Call): string {
+  return `${call.server.name}\u0000${call.tool}`;
+}
+/** For an agent retry: the failed attempts (error or timeout) before it in its chain. */
+const failuresBehind = new WeakMap<Call, number>();
+
+/**
+ * How many failed tool calls a successful agent retry repaired (the failed attempts of its
+ * chain); 0 for any other call. Lets incremental consumers (the index) count repaired failures
+ * without keeping finished calls.
+ */
+export function failuresRepairedBy(call: Call): number {
+  return call.outcome === 'success' ? (failuresBehind.get(call) ?? 0) : 0;
+}
+
+/**
+ * What makes two tool calls "the same call": the configured server name, the tool and the RFC 8785
+ * canonical form of the arguments (key order and number spelling do not matter), as a SHA-256 so
+ * large arguments are not kept. Undefined for arguments that are not JSON.
+ */
+export function callIdentity(server: string, tool: string, args: unknown): string | undefined {
+  try {
+    return createHash('sha256').update(canonicalize([server, tool, args ?? null])).digest('base64url');
+  } catch {
+    return undefined;
+  }
+}
 
 /** Assembles one session in a single pass. */
 export function assembleSession(records: Iterable<{ record: JournalRecord; location?: JournalLocation }>, options?: AssemblerOptions): CallAssembler {

@@ -3,6 +3,7 @@ import type { CallAssembler } from './calls';
 import { agentId } from './calls';
 import { ERROR_CLASS_RULES } from './errors';
 import { spendOf, type SpendSummary } from './spend';
+import { analyzeFailures, recoveryStatus, type LaterCompletion, type RecoveryStatus } from './recovery';
 
 /**
  * One session at a glance: the counts operators ask for first (how many tool calls, how many
@@ -27,6 +28,21 @@ export interface SessionSummaryFacts {
   lastRecordTs?: string;
   /** At most this many entries in `failures` (default 100); the rest are counted in `failures_omitted`. */
   maxFailures?: number;
+  /** Failed or in-flight calls whose work a later session completed (recovery.ts findLaterCompletions): they make `recovery_status` `resumed`. */
+  completedLater?: ReadonlyMap<string, LaterCompletion>;
+}
+
+/**
+ * What the session did to the world. Filled by the side-effect ledger (files, API calls) and the
+ * spend governor (spend); null means "not observed" — never a claimed zero: the CLI sees files
+ * only with `--watch`, and spend only with a cost model.
+ */
+export interface SideEffectsSummary {
+  files_created: number | null;
+  files_modified: number | null;
+  files_deleted: number | null;
+  api_calls_made: number | null;
+  spend_incurred_usd: number | null;
 }
 
 export interface ServerSummary {
@@ -102,6 +118,15 @@ export interface SessionSummary {
   replay_of: { session_id: string; call_id: string } | null;
   /** Money spent, per call, tool, server and agent, the limit and the policy that priced it (src/core/analysis/spend.ts). */
   spend: SpendSummary;
+  /** Tool calls that are agent retries of a failed identical call (`retry_of`). */
+  retries: number;
+  /** Failed tool calls whose retry chain in the session ended in success. */
+  recovered_failures: number;
+  /** See recovery.ts recoveryStatus and docs/recovery.md. */
+  recovery_status: RecoveryStatus;
+  /** Credentials per server (mode, names, keyed fingerprints); filled by the credential attribution (effects); null until attributed. */
+  credentials_used: unknown[] | null;
+  side_effects_summary: SideEffectsSummary;
 }
 
 const DEFAULT_MAX_FAILURES = 100;
@@ -193,13 +218,20 @@ export function summarizeSession(assembler: CallAssembler, facts: SessionSummary
   const endTs = ended_at ?? facts.lastRecordTs ?? (latest || null);
   const duration_ms = started_at !== null && endTs !== null ? durationBetween(started_at, endTs) : null;
 
+  const analysis = analyzeFailures(assembler.calls.values());
+  const terminal_state = terminalState({ ended: ended_at !== null, writerAlive: facts.writerAlive, pendingCalls: pendingAny, failedCalls: analysis.unrecovered.length, successfulCalls: successful_calls });
+  const later = facts.completedLater;
+  const interrupted = terminal_state === 'interrupted';
+  const inFlightTools = interrupted ? analysis.inFlight.filter((c) => c.direction === 'client_to_server') : [];
+  const undone = [...analysis.unrecovered, ...inFlightTools].filter((c) => !later?.has(c.call_id)).length;
+
   return {
     session_id: session?.session_id ?? firstValue(assembler.calls)?.session_id ?? connections[0]?.session_id ?? '',
     started_at,
     ended_at,
     end_reason: session?.end_reason ?? null,
     duration_ms,
-    terminal_state: terminalState({ ended: ended_at !== null, writerAlive: facts.writerAlive, pendingCalls: pendingAny, failedCalls: failed_calls, successfulCalls: successful_calls }),
+    terminal_state,
     tool_calls,
     successful_calls,
     failed_calls,
@@ -215,6 +247,11 @@ export function summarizeSession(assembler: CallAssembler, facts: SessionSummary
     recorder: session?.recorder ?? null,
     replay_of: session?.replay_of ?? null,
     spend: spendOf(assembler),
+    retries: analysis.retries,
+    recovered_failures: analysis.recovered.size,
+    recovery_status: recoveryStatus({ terminal: terminal_state, failures: failed_calls + inFlightTools.length, undone }),
+    credentials_used: null,
+    side_effects_summary: { files_created: null, files_modified: null, files_deleted: null, api_calls_made: null, spend_incurred_usd: null },
   };
 }
 
@@ -223,16 +260,22 @@ export function summarizeSession(assembler: CallAssembler, facts: SessionSummary
  * 1. no session_end record and the writer is alive → `in_progress`;
  * 2. no session_end record and the writer is gone (killed, crashed) → `interrupted`;
  * 3. the session ended with any call (any method, either direction) still pending → `interrupted`;
- * 4. failed tool calls and successful tool calls → `partial_success`;
- * 5. failed tool calls only → `failure`;
- * 6. otherwise (all succeeded, only cancellations, or no tool calls) → `success`.
- * Retries (a failure followed by a successful identical call) are refined by a later rule set.
+ * 4. failed tool calls not repaired by a successful agent retry, and successful tool calls → `partial_success`;
+ * 5. such failed tool calls only → `failure`;
+ * 6. otherwise (all succeeded or were retried successfully, only cancellations, or no tool calls) → `success`.
+ * `failedCalls` is the count of unrepaired failures (recovery.ts analyzeFailures); callers that
+ * only have outcome counts (the index) pass every failure.
  */
 export function terminalState(f: { ended: boolean; writerAlive: boolean; pendingCalls: number; failedCalls: number; successfulCalls: number }): TerminalState {
   if (!f.ended) return f.writerAlive ? 'in_progress' : 'interrupted';
   if (f.pendingCalls > 0) return 'interrupted';
   if (f.failedCalls > 0) return f.successfulCalls > 0 ? 'partial_success' : 'failure';
   return 'success';
+}
+
+/** terminalState from an index row's counts (the tree, the session lists): unrepaired failures are `failed - repaired`. */
+export function terminalStateOfCounts(s: { ended: boolean; writer_alive: boolean | null; pending: number; failed: number; repaired: number; successful: number }): TerminalState {
+  return terminalState({ ended: s.ended, writerAlive: s.writer_alive !== false, pendingCalls: s.pending, failedCalls: s.failed - s.repaired, successfulCalls: s.successful });
 }
 
 /** The session's connections in opening order (for a journal without session_start: those its calls went through). */
@@ -298,12 +341,13 @@ export function formatSummaryText(s: SessionSummary, options: { width?: number }
   const rec = s.recorder ? ` (${s.recorder.kind} ${s.recorder.version}${s.recorder.hostname ? ` on ${s.recorder.hostname}` : ''})` : '';
   row('Session', `${s.session_id}${rec}`);
   if (s.replay_of) row('Replay of', `${s.replay_of.session_id} ${s.replay_of.call_id}`);
-  row('State', s.terminal_state);
+  row('State', `${s.terminal_state}  recovery ${s.recovery_status}`);
   const span = [s.started_at ?? '?', '→', s.ended_at ?? (s.terminal_state === 'in_progress' ? '(running)' : '(no end)')];
   if (s.duration_ms !== null) span.push(`(${formatDuration(s.duration_ms)})`);
   if (s.end_reason) span.push(`reason: ${s.end_reason}`);
   row('Time', span.join(' '));
   row('Tool calls', `${s.tool_calls}  ok ${s.successful_calls}  failed ${s.failed_calls}  cancelled ${s.cancelled_calls}  pending ${s.pending_calls}`);
+  if (s.retries) row('Retries', `${s.retries} agent retr${s.retries === 1 ? 'y' : 'ies'}, ${s.recovered_failures} failure${s.recovered_failures === 1 ? '' : 's'} repaired`);
   row('Other', `${s.other_requests} request${s.other_requests === 1 ? '' : 's'}`);
 
   if (s.servers.length) {

@@ -127,6 +127,8 @@ export interface ExportedCall {
   cancelled: ExportedAttachedMessage | null;
   parent_call_id: string | null;
   nested_call_ids: string[];
+  /** The failed call this one retries (an agent retry: same server, tool and canonical arguments within 60 s), or null. */
+  retry_of: string | null;
   request_seq: number;
   response_seq: number | null;
   answered_by_recorder: boolean;
@@ -198,6 +200,7 @@ export function toExportedCall(c: Call): ExportedCall {
     cancelled: c.cancelled ? toExportedAttached(c.cancelled) : null,
     parent_call_id: c.parent_call_id ?? null,
     nested_call_ids: c.nested_call_ids,
+    retry_of: c.retry_of ?? null,
     request_seq: c.request_seq,
     response_seq: c.response_seq ?? null,
     answered_by_recorder: c.answered_by_recorder === true,

@@ -90,6 +90,11 @@ export interface Call {
    */
   parent_call_id?: string;
   nested_call_ids: string[];
+  /**
+   * An agent retry: the earlier call this one repeats — the same tool on the same server with the
+   * same canonical (RFC 8785) arguments, requested within RETRY_WINDOW_MS after that call failed.
+   */
+  retry_of?: string;
   request_location?: JournalLocation;
   response_location?: JournalLocation;
   /**

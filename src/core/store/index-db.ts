@@ -15,7 +15,7 @@ import type { Direction, JsonRpcId, RecorderKind } from '../model/records';
  */
 
 /** Bump on any change to the tables below or to what the index derives from records. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /** Longest text kept for an error message in the index (the journal has the whole of it). */
 export const INDEX_TEXT_CHARS = 200;
@@ -62,7 +62,9 @@ CREATE TABLE sessions (
   successful INTEGER NOT NULL,
   failed INTEGER NOT NULL,
   cancelled INTEGER NOT NULL,
-  pending INTEGER NOT NULL
+  pending INTEGER NOT NULL,
+  -- Failed tool calls a successful agent retry repaired (retry_of chains).
+  repaired INTEGER NOT NULL DEFAULT 0
 );
 
 CREATE TABLE connections (
@@ -118,7 +120,9 @@ CREATE TABLE calls (
   req_len INTEGER,
   res_seg INTEGER,
   res_off INTEGER,
-  res_len INTEGER
+  res_len INTEGER,
+  -- The call_id of the failed call this one retries (an agent retry), or NULL.
+  retry_of TEXT
 );
 -- request_seq is unique within a session, so (sid, request_seq) is the call's key and its session order.
 CREATE UNIQUE INDEX calls_key ON calls(sid, request_seq);
@@ -199,6 +203,8 @@ export interface CallRow {
   cancelled: boolean;
   parent_call_id?: string;
   nested_call_ids: string[];
+  /** The failed call this one retries (an agent retry). */
+  retry_of?: string;
   request_location?: JournalLocation;
   response_location?: JournalLocation;
 }
@@ -260,6 +266,8 @@ export interface SessionCounts {
   failed: number;
   cancelled: number;
   pending: number;
+  /** Failed tool calls repaired by a successful agent retry (they still count in `failed`). */
+  repaired: number;
 }
 
 /** What the store keeps per session (mirrored in memory by the store). */
@@ -371,6 +379,7 @@ const CALL_COLUMNS = [
   'res_seg',
   'res_off',
   'res_len',
+  'retry_of',
 ] as const;
 type CallColumn = (typeof CALL_COLUMNS)[number];
 const COL = Object.fromEntries(CALL_COLUMNS.map((c, i) => [c, i])) as Record<CallColumn, number>;
@@ -640,7 +649,7 @@ export class IndexDb {
 
   loadSessions(): SessionState[] {
     return this.all(
-      'SELECT sid, session_id, started_at, ended_at, end_reason, recorder_kind, recorder_version, pid, hostname, user, replay_of, writer_id, first_segment, first_offset, last_segment, last_ts, last_seq, records, calls, tool_calls, successful, failed, cancelled, pending FROM sessions ORDER BY sid',
+      'SELECT sid, session_id, started_at, ended_at, end_reason, recorder_kind, recorder_version, pid, hostname, user, replay_of, writer_id, first_segment, first_offset, last_segment, last_ts, last_seq, records, calls, tool_calls, successful, failed, cancelled, pending, repaired FROM sessions ORDER BY sid',
     ).map((r) => {
       const s: SessionState = {
         sid: r[0] as number,
@@ -650,7 +659,7 @@ export class IndexDb {
         first_offset: r[13] as number,
         last_segment: r[14] as number,
         records: r[17] as number,
-        counts: { calls: r[18] as number, tool_calls: r[19] as number, successful: r[20] as number, failed: r[21] as number, cancelled: r[22] as number, pending: r[23] as number },
+        counts: { calls: r[18] as number, tool_calls: r[19] as number, successful: r[20] as number, failed: r[21] as number, cancelled: r[22] as number, pending: r[23] as number, repaired: r[24] as number },
       };
       if (r[2] !== null) s.started_at = r[2] as string;
       if (r[3] !== null) s.ended_at = r[3] as string;
@@ -666,7 +675,7 @@ export class IndexDb {
   saveSession(s: SessionState): void {
     const c = s.counts;
     this.run(
-      'INSERT OR REPLACE INTO sessions (sid, session_id, started_at, ended_at, end_reason, recorder_kind, recorder_version, pid, hostname, user, replay_of, writer_id, first_segment, first_offset, last_segment, last_ts, last_seq, records, calls, tool_calls, successful, failed, cancelled, pending) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      'INSERT OR REPLACE INTO sessions (sid, session_id, started_at, ended_at, end_reason, recorder_kind, recorder_version, pid, hostname, user, replay_of, writer_id, first_segment, first_offset, last_segment, last_ts, last_seq, records, calls, tool_calls, successful, failed, cancelled, pending, repaired) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       [
         s.sid,
         s.session_id,
@@ -692,6 +701,7 @@ export class IndexDb {
         c.failed,
         c.cancelled,
         c.pending,
+        c.repaired,
       ],
     );
   }
@@ -952,6 +962,7 @@ function callRow(sid: number, call: Call, n: NameIds, segmentIdOf: (file: string
   row[COL.res_seg] = res ? (segmentIdOf(res.file) ?? null) : null;
   row[COL.res_off] = res?.offset ?? null;
   row[COL.res_len] = res?.length ?? null;
+  row[COL.retry_of] = call.retry_of ?? null;
   return row;
 }
 
@@ -1002,6 +1013,7 @@ function toCallRow(row: SqlValue[], r: RowResolvers, name: (id: SqlValue) => str
   if (v('response_seq') !== null) out.response_seq = v('response_seq') as number;
   if (opaque.length) out.opaque = opaque;
   if (v('parent_call_id') !== null) out.parent_call_id = v('parent_call_id') as string;
+  if (v('retry_of') !== null) out.retry_of = v('retry_of') as string;
   const reqFile = v('req_seg') !== null ? r.segmentFile(v('req_seg') as number) : undefined;
   if (reqFile !== undefined) out.request_location = { file: reqFile, offset: v('req_off') as number, length: v('req_len') as number };
   const resFile = v('res_seg') !== null ? r.segmentFile(v('res_seg') as number) : undefined;

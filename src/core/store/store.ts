@@ -2,7 +2,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { SqlJsStatic } from 'sql.js';
-import { CallAssembler } from '../analysis/calls';
+import { CallAssembler, failuresRepairedBy } from '../analysis/calls';
 import { stripChain } from '../audit/chain';
 import type { Call, JournalLocation, Outcome } from '../model/calls';
 import { type Disposable, Emitter, type Event } from '../model/events';
@@ -894,7 +894,7 @@ function newLive(): LiveSession {
 }
 
 function zeroCounts(): SessionCounts {
-  return { calls: 0, tool_calls: 0, successful: 0, failed: 0, cancelled: 0, pending: 0 };
+  return { calls: 0, tool_calls: 0, successful: 0, failed: 0, cancelled: 0, pending: 0, repaired: 0 };
 }
 
 function bucket(o: Outcome): 'successful' | 'failed' | 'cancelled' | 'pending' {
@@ -913,6 +913,8 @@ function count(k: SessionCounts, live: LiveSession, call: Call): void {
   if (isTool) {
     if (prev !== undefined) k[bucket(prev)]--;
     k[bucket(call.outcome)]++;
+    // A call's outcome is final once it leaves pending: its repairs are counted once.
+    k.repaired += failuresRepairedBy(call);
   }
   live.counted.set(call, call.outcome);
 }

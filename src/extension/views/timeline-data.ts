@@ -1,7 +1,9 @@
 import * as fs from 'node:fs';
-import { terminalState } from '../../core/analysis/summary';
+import type { RecoveryPlan } from '../../core/analysis/recovery';
+import { terminalStateOfCounts, type SessionSummary } from '../../core/analysis/summary';
 import type { JournalRecord } from '../../core/model/records';
 import { readSegment } from '../../core/store/journal';
+import { runtime } from '../lazy';
 import type { CallRow as StoreCallRow, SessionRow, Store } from '../../core/store/store';
 import {
   ALLOWED_IMAGE_TYPES,
@@ -12,6 +14,7 @@ import {
   type ImageView,
   type Payload,
   type RawMessageView,
+  type SessionOverview,
   type SessionView,
 } from '../../shared/protocol';
 
@@ -27,6 +30,8 @@ export interface TimelineSource {
   detail(sessionId: string, callId: string): CallDetail | undefined;
   /** The whole input or output, for "Open full" and "Show Inputs". */
   payload(sessionId: string, callId: string, part: 'input' | 'output'): unknown;
+  /** The session's summary and recovery plan (the overview panel, "Show Recovery Plan"). */
+  report(sessionId: string): { summary: SessionSummary; plan: RecoveryPlan } | undefined;
 }
 
 /** At most this many calls are sent to the timeline at once (newest first when there are more). */
@@ -83,6 +88,12 @@ export class StoreTimelineSource implements TimelineSource {
       raw: dedupe(raw),
       answered_by_recorder: call.answered_by_recorder,
     };
+  }
+
+  report(sessionId: string): { summary: SessionSummary; plan: RecoveryPlan } | undefined {
+    const session = this.store.session(sessionId);
+    // From the journal, the evidence; later sessions are consulted for work they completed.
+    return session ? runtime().sessionReport(this.store, session) : undefined;
   }
 
   payload(sessionId: string, callId: string, part: 'input' | 'output'): unknown {
@@ -157,6 +168,17 @@ export class ExportedTimelineSource implements TimelineSource {
     const c = this.byId.get(callId);
     return part === 'input' ? c?.input : c?.output;
   }
+
+  report(sessionId: string): { summary: SessionSummary; plan: RecoveryPlan } | undefined {
+    if (sessionId !== this.doc.session.session_id) return undefined;
+    // The export's events are the journal's records: the plan is assembled from them. The
+    // summary is the export's own, recomputed only when it predates recovery_status.
+    const rt = runtime();
+    const assembler = rt.assembleSession((this.doc.events ?? []).map((e) => ({ record: e as unknown as JournalRecord })));
+    const exported = this.doc.session as unknown as SessionSummary;
+    const summary = exported.recovery_status ? exported : rt.summarizeSession(assembler, { writerAlive: false });
+    return { summary, plan: rt.buildRecoveryPlan(assembler, summary) };
+  }
 }
 
 interface ExportedCall {
@@ -184,6 +206,7 @@ interface ExportedCall {
   request_seq: number;
   response_seq: number | null;
   answered_by_recorder?: boolean;
+  retry_of?: string | null;
 }
 
 interface ExportedDocument {
@@ -224,6 +247,42 @@ function exportedRow(c: ExportedCall): CallRow {
     input_summary: c.input_summary,
     ...(c.output_summary ? { output_summary: c.output_summary } : {}),
     alerts: 0,
+    ...(c.retry_of ? { retry_of: c.retry_of } : {}),
+  };
+}
+
+/** The overview panel's view of a summary and plan: plain data, counts, no payloads. */
+export function overviewOf(summary: SessionSummary, plan: RecoveryPlan | undefined): SessionOverview {
+  const fx = summary.side_effects_summary ?? { files_created: null, files_modified: null, files_deleted: null, api_calls_made: null, spend_incurred_usd: null };
+  return {
+    session_id: summary.session_id,
+    started_at: summary.started_at,
+    ended_at: summary.ended_at,
+    duration_ms: summary.duration_ms,
+    terminal_state: summary.terminal_state,
+    recovery_status: summary.recovery_status ?? 'none_needed',
+    tool_calls: summary.tool_calls,
+    successful_calls: summary.successful_calls,
+    failed_calls: summary.failed_calls,
+    cancelled_calls: summary.cancelled_calls,
+    pending_calls: summary.pending_calls,
+    retries: summary.retries ?? 0,
+    recovered_failures: summary.recovered_failures ?? 0,
+    servers: summary.servers.map((v) => ({ name: v.name, version: v.version, calls: v.calls, failures: v.failures })),
+    agents: summary.agents.map((a) => a.agent_id),
+    errors_by_class: Object.entries(summary.errors_by_class).map(([error_class, count]) => ({ error_class, count: count ?? 0 })),
+    credentials_used: Array.isArray(summary.credentials_used) ? summary.credentials_used.length : null,
+    side_effects: { files_created: fx.files_created, files_modified: fx.files_modified, files_deleted: fx.files_deleted, api_calls_made: fx.api_calls_made, spend_incurred_usd: fx.spend_incurred_usd },
+    ...(plan && (plan.broke_at || plan.resume.length)
+      ? {
+          plan: {
+            broke_at: plan.broke_at ? { call_id: plan.broke_at.call_id, server: plan.broke_at.server, tool: plan.broke_at.tool, reason: plan.broke_at.reason } : null,
+            last_resume_point: plan.last_resume_point ? { after_call_id: plan.last_resume_point.after_call_id, server: plan.last_resume_point.server, tool: plan.last_resume_point.tool, completed_tool_calls: plan.last_resume_point.completed_tool_calls } : null,
+            before_break: { permanent: plan.before_break.permanent.length, reversible: plan.before_break.reversible.length, no_effect: plan.before_break.no_effect.length },
+            resume: plan.resume.slice(0, 200).map((r) => ({ call_id: r.call_id, server: r.server, tool: r.tool, reason: r.reason, error_class: r.error_class, message: r.message === null ? null : r.message.slice(0, 500), retry_safe: r.retry_safe, retry_note: r.retry_note, reversibility: r.reversibility, redacted: r.redacted })),
+          },
+        }
+      : {}),
   };
 }
 
@@ -235,7 +294,7 @@ export function sessionView(s: SessionRow): SessionView {
     label: `${new Date(s.started_at).toLocaleString()} · ${s.recorder_kind}`,
     tool_calls: s.tool_calls,
     failed_calls: s.failed,
-    terminal_state: terminalState({ ended: s.ended, writerAlive: s.writer_alive !== false, pendingCalls: s.pending, failedCalls: s.failed, successfulCalls: s.successful }),
+    terminal_state: terminalStateOfCounts(s),
   };
 }
 
@@ -255,6 +314,7 @@ export function rowOf(c: StoreCallRow, alerts: number): CallRow {
     input_summary: c.input_summary,
     ...(c.output_summary ? { output_summary: c.output_summary } : {}),
     alerts,
+    ...(c.retry_of ? { retry_of: c.retry_of } : {}),
   };
 }
 

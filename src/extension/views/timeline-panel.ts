@@ -3,7 +3,7 @@ import * as vscode from 'vscode';
 import { isFromWebview, type CallRow, type FromWebview, type ToWebview } from '../../shared/protocol';
 import type { Flight } from '../flight';
 import { Commands } from '../ids';
-import { StoreTimelineSource, type TimelineSource } from './timeline-data';
+import { overviewOf, StoreTimelineSource, type TimelineSource } from './timeline-data';
 
 /**
  * Hosts the timeline webview. The page is built by webview/main.ts from messages alone; the
@@ -18,6 +18,8 @@ export class TimelinePanel implements vscode.Disposable {
   private queued: ToWebview[] = [];
   private pendingCalls = new Map<string, { session_id: string; call_id: string }>();
   private flushTimer?: NodeJS.Timeout;
+  private overviewTimer?: NodeJS.Timeout;
+  private readonly overviewCost = new Map<string, { at: number; tookMs: number }>();
 
   private constructor(
     private readonly flight: Flight,
@@ -100,7 +102,35 @@ export class TimelinePanel implements vscode.Disposable {
       case 'copyJson':
         await vscode.commands.executeCommand(Commands.copyAsJson, { session_id: m.session_id, call_id: m.call_id, source: this.source });
         return;
+      case 'requestOverview':
+        this.answerOverview(m);
+        return;
+      case 'showPlan':
+        await vscode.commands.executeCommand(Commands.showRecoveryPlan, { session_id: m.session_id, source: this.source });
+        return;
     }
+  }
+
+  /**
+   * The overview re-reads the session from the journal (seconds for a 100k-call session), and a
+   * live session asks again as it grows: answers for a session are spaced by at least ten times
+   * what the last one cost (and 2 s), the latest request only, so it never takes more than a
+   * tenth of the extension host.
+   */
+  private answerOverview(m: Extract<FromWebview, { type: 'requestOverview' }>): void {
+    clearTimeout(this.overviewTimer);
+    const last = this.overviewCost.get(m.session_id);
+    const wait = last ? Math.max(0, last.at + Math.max(2000, last.tookMs * 10) - Date.now()) : 0;
+    this.overviewTimer = setTimeout(() => {
+      const t0 = Date.now();
+      try {
+        const report = this.source.report(m.session_id);
+        this.post({ type: 'overview', requestId: m.requestId, session_id: m.session_id, overview: report && overviewOf(report.summary, report.plan) });
+      } catch (err) {
+        this.post({ type: 'overview', requestId: m.requestId, session_id: m.session_id, overview: undefined, error: (err as Error).message });
+      }
+      this.overviewCost.set(m.session_id, { at: Date.now(), tookMs: Date.now() - t0 });
+    }, wait);
   }
 
   private scheduleFlush(): void {
@@ -147,6 +177,7 @@ export class TimelinePanel implements vscode.Disposable {
   dispose(): void {
     if (TimelinePanel.live === this) TimelinePanel.live = undefined;
     clearTimeout(this.flushTimer);
+    clearTimeout(this.overviewTimer);
     for (const d of this.disposables.splice(0)) d.dispose();
     this.panel.dispose();
   }

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { formatDuration, terminalState } from '../../core/analysis/summary';
+import { formatDuration, terminalStateOfCounts } from '../../core/analysis/summary';
 import type { CallRow, SessionRow, Store } from '../../core/store/store';
 import type { Flight } from '../flight';
 import { Commands } from '../ids';
@@ -125,17 +125,17 @@ export class FlightTree implements vscode.TreeDataProvider<FlightNode>, vscode.D
 }
 
 function sessionItem(s: SessionRow): vscode.TreeItem {
-  const state = terminalState({ ended: s.ended, writerAlive: s.writer_alive !== false, pendingCalls: s.pending, failedCalls: s.failed, successfulCalls: s.successful });
+  const state = terminalStateOfCounts(s);
   const started = new Date(s.started_at);
   const item = new vscode.TreeItem(`${started.toLocaleString()} · ${s.recorder_kind}`, vscode.TreeItemCollapsibleState.Collapsed);
   item.id = `session:${s.session_id}`;
-  item.description = `${s.tool_calls} calls${s.failed ? ` · ${s.failed} failed` : ''} · ${state.replace('_', ' ')}`;
+  item.description = `${s.tool_calls} calls${s.failed ? ` · ${s.failed} failed` : ''}${s.repaired ? ` (${s.repaired} retried ok)` : ''} · ${state.replace('_', ' ')}`;
   item.iconPath = new vscode.ThemeIcon(state === 'in_progress' ? 'record' : state === 'interrupted' ? 'debug-disconnect' : s.failed ? 'warning' : 'history', s.failed ? new vscode.ThemeColor('list.warningForeground') : undefined);
   const md = new vscode.MarkdownString(undefined, true);
   md.appendMarkdown(`**Session** \`${s.session_id}\`\n\n`);
   md.appendText(`Recorder: ${s.recorder_kind}${s.recorder ? ` ${s.recorder.version} (pid ${s.recorder.pid} on ${s.recorder.hostname})` : ''}\n`);
   md.appendText(`State: ${state}\nStarted: ${s.started_at}\n${s.ended_at ? `Ended: ${s.ended_at} (${s.end_reason ?? ''})` : 'Not ended'}\n`);
-  md.appendText(`Tool calls: ${s.tool_calls} (ok ${s.successful}, failed ${s.failed}, cancelled ${s.cancelled}, pending ${s.pending})`);
+  md.appendText(`Tool calls: ${s.tool_calls} (ok ${s.successful}, failed ${s.failed}${s.repaired ? ` of which ${s.repaired} repaired by an agent retry` : ''}, cancelled ${s.cancelled}, pending ${s.pending})`);
   if (s.replay_of) md.appendText(`\nReplay of ${s.replay_of.call_id} in session ${s.replay_of.session_id}`);
   item.tooltip = md;
   item.contextValue = `session.${state}`;

@@ -147,6 +147,16 @@ suite('recording VS Code\'s own MCP client', function () {
     assert.equal(editor.document.languageId, 'json');
   });
 
+  test('Show Recovery Plan opens the session\'s plan as a read-only document', async () => {
+    await vscode.commands.executeCommand('mcpFlight.showRecoveryPlan', { session_id: echoCall.session_id });
+    const editor = await until('the plan document', () => (vscode.window.activeTextEditor?.document.uri.path.includes('recovery plan') ? vscode.window.activeTextEditor : undefined));
+    const text = editor.document.getText();
+    assert.match(text, new RegExp(`^Recovery plan for session ${echoCall.session_id}\n`));
+    assert.match(text, /^State {7}in_progress, recovery none_needed$/m);
+    assert.match(text, /^Resume from after \S+ {2}rec-everything\/echo /m);
+    assert.match(text, /Nothing to resume\./);
+  });
+
   test('Export Session writes a schema-valid file', async () => {
     const target = vscode.Uri.file(path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mcpf-e2e-export-')), 'session.json'));
     await vscode.commands.executeCommand('mcpFlight.exportSession', { session_id: echoCall.session_id }, target);
