@@ -9,6 +9,7 @@ import * as vscode from 'vscode';
 import type { CallComparison, SessionDiffReport } from '../../../src/core/analysis/diff';
 import type { CallRow, Store } from '../../../src/core/store/store';
 import type { FlightApi } from '../../../src/extension/extension';
+import { until } from './wait';
 
 /**
  * Compare in a real VS Code: two sessions recorded by `mcp-flight record` (the SDK's Client and
@@ -34,16 +35,6 @@ function repoRoot(): string {
     if (fs.existsSync(path.join(dir, 'esbuild.mjs'))) return dir;
   }
   throw new Error('repository root not found');
-}
-
-async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 async function record(storeRoot: string, name: string, calls: Array<{ name: string; arguments: Record<string, unknown> }>): Promise<void> {

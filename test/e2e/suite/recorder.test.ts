@@ -9,6 +9,7 @@ import type { CallRow, Store } from '../../../src/core/store/store';
 import type { FlightApi } from '../../../src/extension/extension';
 import type { FlightNode } from '../../../src/extension/views/tree';
 import { assertValidJsonExport } from '../../helpers/schema';
+import { until } from './wait';
 
 /**
  * The extension in a real VS Code: VS Code's own MCP client reaches server-everything through
@@ -37,16 +38,6 @@ function repoRoot(): string {
     if (fs.existsSync(path.join(dir, 'esbuild.mjs'))) return dir;
   }
   return os.tmpdir();
-}
-
-async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 suite('recording VS Code\'s own MCP client', function () {

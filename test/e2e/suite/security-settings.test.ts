@@ -7,6 +7,7 @@ import * as vscode from 'vscode';
 import { extensionRedactionFile } from '../../../src/core/audit/redaction-file';
 import type { ServerSpec } from '../../../src/core/config/servers';
 import type { FlightApi } from '../../../src/extension/extension';
+import { until } from './wait';
 
 /**
  * Security settings in a real VS Code: the user's redaction settings (extra pattern, allowed key)
@@ -32,16 +33,6 @@ function everythingSpec(): ServerSpec {
 async function post(url: string, headers: Record<string, string>, body: unknown): Promise<{ status: number; session?: string; text: string }> {
   const res = await fetch(url, { method: 'POST', headers: { ...headers, 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: JSON.stringify(body) });
   return { status: res.status, session: res.headers.get('mcp-session-id') ?? undefined, text: await res.text() };
-}
-
-async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 function journalBytes(): Buffer {
