@@ -108,6 +108,8 @@ export interface Call {
   /** What the call cost in US dollars: reported by the server in `_meta`, or the policy's fixed cost. */
   cost_usd?: number;
   cost_source?: 'reported' | 'policy';
+  /** Ids of the security alerts raised on this call (alert records naming its request_seq). */
+  alerts?: string[];
 }
 
 export type Reversibility = 'no_effect' | 'reversible' | 'permanent';

@@ -208,6 +208,47 @@ export interface GateDecisionRecord extends ConnectionScoped {
   held_ms: number;
 }
 
+export type AlertSeverity = 'low' | 'medium' | 'high';
+
+/** What a security alert is about; see src/core/alerts/ and docs/alerts.md. */
+export type AlertKind =
+  | 'schema_violation'
+  | 'undeclared_argument'
+  | 'high_frequency'
+  | 'tool_poisoning'
+  | 'exfiltration_after_poisoning'
+  | 'definition_changed'
+  | 'server_sampling'
+  | 'server_elicitation'
+  | 'secret_in_result'
+  | 'self_tampering';
+
+/**
+ * A security alert raised live by the alert engine (src/core/alerts), written through the
+ * recorder like every record so it is hash-chained with the messages it is about.
+ */
+export interface AlertRecord extends ConnectionScoped {
+  type: 'alert';
+  /** Unique within the session: `a<n>`. */
+  alert_id: string;
+  kind: AlertKind;
+  severity: AlertSeverity;
+  /** One line. */
+  title: string;
+  /** What was seen and why it matters, as plain text (may span lines, e.g. a diff). */
+  detail: string;
+  /** The configured server name. */
+  server: string;
+  tool?: string;
+  /** The request the alert concerns (a call: `<connection_id>:<request_seq>`). */
+  request_id?: JsonRpcId;
+  request_seq?: number;
+  /** The message that raised it when that is not a request (a tools/list result, an initialize result). */
+  message_seq?: number;
+  /** Structured evidence: ajv errors, findings with their location, a definition diff… */
+  evidence?: Record<string, unknown>;
+}
+
 /** One HTTP exchange seen by the reverse proxy (status and header names; bodies are in message records). */
 export interface HttpExchangeRecord extends ConnectionScoped {
   type: 'http_exchange';
@@ -284,7 +325,8 @@ export type JournalRecord =
   | HttpExchangeRecord
   | OtlpPushRecord
   | PolicyRecord
-  | SpendRecord;
+  | SpendRecord
+  | AlertRecord;
 
 export type RecordType = JournalRecord['type'];
 

@@ -15,7 +15,7 @@ import type {
   UpstreamKind,
 } from '../model/records';
 import type { JournalWriter } from '../store/journal';
-import { defaultRedactorInstance, type Redactor } from '../audit/redaction';
+import { defaultRedactorInstance, type Redaction, type Redactor } from '../audit/redaction';
 import { VERSION } from '../version';
 import { metadataOnly, type CaptureLevel } from './capture';
 
@@ -45,7 +45,17 @@ export interface TappedMessage {
   value: unknown;
   /** False when the frame is not a JSON-RPC message at all. */
   isJsonRpc: boolean;
+  /** The journal sequence number of the record written for it. */
+  seq?: number;
+  /** What redaction replaced in the recorded copy (set only when something was). */
+  redacted?: Redaction[];
 }
+
+/**
+ * Sees every frame right after it is journaled and before it is forwarded (the security alert
+ * engine, src/core/alerts): synchronously, on the hot path, so it must be cheap.
+ */
+export type MessageInspector = (connectionId: string, dir: Direction, tapped: TappedMessage) => void;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -70,6 +80,8 @@ export class Recorder {
   readonly onRecord = this.onRecordEmitter.event;
   /** The session's first record, written by the constructor (before anyone could listen). */
   readonly started: SessionStartRecord;
+  /** @internal See MessageInspector. */
+  readonly inspectors: MessageInspector[] = [];
 
   constructor(private readonly options: RecorderOptions) {
     this.sessionId = options.sessionId ?? newSessionId();
@@ -109,6 +121,15 @@ export class Recorder {
 
   get isEnded(): boolean {
     return this.ended;
+  }
+
+  /** Adds a MessageInspector; returns a function that removes it. */
+  inspect(inspector: MessageInspector): () => void {
+    this.inspectors.push(inspector);
+    return () => {
+      const i = this.inspectors.indexOf(inspector);
+      if (i !== -1) this.inspectors.splice(i, 1);
+    };
   }
 
   /** @internal */
@@ -151,9 +172,10 @@ export class Recorder {
     const envelope = envelopeOf(value);
 
     if (tooLarge || tooDeep) {
+      const opaqueStamp = this.stamp();
       this.write({
         type: 'opaque',
-        ...this.stamp(),
+        ...opaqueStamp,
         connection_id: connectionId,
         dir,
         size,
@@ -163,7 +185,7 @@ export class Recorder {
         envelope,
         ...(this.capture === 'full' ? { text: this.redactor.redactText(text, { parse: false }).text } : {}),
       });
-      return { envelope, value: undefined, isJsonRpc: envelope.kind !== 'invalid' };
+      return { envelope, value: undefined, isJsonRpc: envelope.kind !== 'invalid', seq: opaqueStamp.seq };
     }
 
     if (envelope.kind === 'invalid') {
@@ -175,13 +197,13 @@ export class Recorder {
     if (this.capture === 'metadata') {
       const meta = this.redactor.redactMessage(metadataOnly(value, size));
       this.write({ type: 'message', ...stamp, connection_id: connectionId, dir, size, message: meta.value, ...extra, capture: 'metadata', ...(meta.redactions.length > 0 ? { redacted: meta.redactions } : {}) });
-      return { envelope, value, isJsonRpc: true };
+      return { envelope, value, isJsonRpc: true, seq: stamp.seq };
     }
     // Secrets are replaced in the recorded copy only; `value` (returned below) and the forwarded frame stay as they are.
     const redacted = this.redactor.redactMessage(value, text);
     if (redacted.redactions.length > 0) {
       this.write({ type: 'message', ...stamp, connection_id: connectionId, dir, size, message: redacted.value, ...extra, redacted: redacted.redactions });
-      return { envelope, value, isJsonRpc: true };
+      return { envelope, value, isJsonRpc: true, seq: stamp.seq, redacted: redacted.redactions };
     }
     const record: JournalRecord = { type: 'message', ...stamp, connection_id: connectionId, dir, size, message: value, ...extra };
     // The message goes into the journal as the exact text that crossed the wire (already proven
@@ -195,7 +217,7 @@ export class Recorder {
       line = `${head},"message":${text}}`;
     }
     this.write(record, line);
-    return { envelope, value, isJsonRpc: true };
+    return { envelope, value, isJsonRpc: true, seq: stamp.seq };
   }
 }
 
@@ -211,7 +233,17 @@ export class ConnectionRecorder {
 
   /** Journals one message frame before it is forwarded. */
   message(dir: Direction, frame: Buffer | string, extra?: { origin?: 'recorder'; mcp_session_id?: string }): TappedMessage {
-    return this.recorder.tap(this.id, dir, frame, extra);
+    const tapped = this.recorder.tap(this.id, dir, frame, extra);
+    const inspectors = this.recorder.inspectors;
+    // An inspector that throws must not stop the message: it is already journaled and will be forwarded.
+    for (let i = 0; i < inspectors.length; i++) {
+      try {
+        inspectors[i]!(this.id, dir, tapped);
+      } catch {
+        /* the inspector reports its own failures */
+      }
+    }
+    return tapped;
   }
 
   event(ev: ConnectionEvent): void {
