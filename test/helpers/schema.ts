@@ -85,7 +85,7 @@ export function assertValidJsonlExport(text: string): Array<Record<string, unkno
   const order = ['session', 'body', 'connection', 'summary'];
   let at = 0;
   kinds.forEach((k, i) => {
-    const rank = order.indexOf(k === 'event' || k === 'call' ? 'body' : k);
+    const rank = order.indexOf(k === 'event' || k === 'call' || k === 'alert' ? 'body' : k);
     if (rank < at) throw new Error(`JSONL line ${i + 1}: a ${k} line after a later section`);
     at = rank;
   });

@@ -271,7 +271,7 @@ describe('session export: JSON content', () => {
   it('has the format, the session summary and every part', () => {
     assert.equal(doc.format, SESSION_EXPORT_FORMAT);
     assert.equal(doc.format, 'mcp-flight.session/v1');
-    assert.deepEqual(Object.keys(doc), ['format', 'session', 'connections', 'calls', 'events']);
+    assert.deepEqual(Object.keys(doc), ['format', 'session', 'connections', 'calls', 'alerts', 'events']);
     const ss = doc.session;
     assert.equal(ss.session_id, 'sess-0001');
     assert.equal(ss.started_at, '2025-03-01T10:00:00.000Z');

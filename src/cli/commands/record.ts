@@ -9,6 +9,8 @@ import { JournalWriter } from '../../core/store/journal';
 import { redactorFromExtensionSettings, redactorFromFile } from '../redaction-option';
 import { governRecording, loadPolicyFlag, POLICY_HELP } from '../policy-options';
 import { OTLP_HELP, OTLP_OPTIONS, otlpPushFrom } from '../otlp-options';
+import { composeGates } from '../../core/recording/gate';
+import { ALERT_HELP, ALERT_OPTIONS, startAlerts } from '../alerts';
 import { storeDir, UsageError } from '../usage';
 
 const HELP = `Usage:
@@ -31,7 +33,8 @@ Options:
   --header "K: V"    a header for the remote server (repeatable)
   --transport T      http (Streamable HTTP, default) or sse (legacy)
 ${OTLP_HELP}
-${POLICY_HELP}`;
+${POLICY_HELP}
+${ALERT_HELP}`;
 
 const OPTIONS = {
   store: { type: 'string' },
@@ -43,6 +46,7 @@ const OPTIONS = {
   transport: { type: 'string' },
   ...OTLP_OPTIONS,
   policy: { type: 'string' },
+  ...ALERT_OPTIONS,
   help: { type: 'boolean', short: 'h' },
   // Marks an entry the extension wrapped in another client's config, so it can be unwrapped.
   'mcp-flight-wrapped': { type: 'boolean' },
@@ -82,6 +86,8 @@ export async function recordCommand(argv: string[]): Promise<number> {
   const recorder = new Recorder({ kind: 'cli-record', journal, ...(redactor ? { redactor } : {}) });
   push?.attach(recorder);
   const gate = governRecording(recorder, ownPolicy, store, 'record');
+  const alerts = startAlerts(recorder, values, 'mcp-flight record');
+  const gated = composeGates(alerts.gate, gate);
   const target = targetOf(spec);
   const connection = recorder.openConnection(target, 'stdio');
   const downstream = openDownstream(spec, connection);
@@ -90,7 +96,7 @@ export async function recordCommand(argv: string[]): Promise<number> {
     downstream,
     connection,
     server: target,
-    ...(gate ? { gate } : {}),
+    ...(gated ? { gate: gated } : {}),
     requestTimeoutMs: timeoutMs,
     forwardNonJsonRpc: spec.type === 'stdio',
   });
@@ -102,6 +108,7 @@ export async function recordCommand(argv: string[]): Promise<number> {
   await proxy.start();
   const reason = await closed;
   push?.beforeEnd();
+  alerts.engine.dispose();
   recorder.end(reason);
   journal.close();
   // The journal is complete before the push gets its last, bounded, chance.

@@ -8,6 +8,8 @@ import { JournalWriter } from '../../core/store/journal';
 import { redactorFromFile } from '../redaction-option';
 import { governRecording, loadPolicyFlag, POLICY_HELP } from '../policy-options';
 import { OTLP_HELP, OTLP_OPTIONS, otlpPushFrom } from '../otlp-options';
+import { composeGates } from '../../core/recording/gate';
+import { ALERT_HELP, ALERT_OPTIONS, startAlerts } from '../alerts';
 import { CommandError, storeDir, UsageError } from '../usage';
 
 const HELP = `Usage:
@@ -29,7 +31,8 @@ Options:
                    (docs/redaction.md); an invalid entry stops the command (exit 2)
   --json           print the servers as one JSON line instead of text
 ${OTLP_HELP}
-${POLICY_HELP}`;
+${POLICY_HELP}
+${ALERT_HELP}`;
 
 export async function serveCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -44,6 +47,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       json: { type: 'boolean' },
       ...OTLP_OPTIONS,
       policy: { type: 'string' },
+      ...ALERT_OPTIONS,
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -82,7 +86,9 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const recorder = new Recorder({ kind: 'cli-serve', journal, ...(redactor ? { redactor } : {}) });
   push?.attach(recorder);
   const gate = governRecording(recorder, ownPolicy, store, 'serve');
-  const endpoint = new RecordingHttpEndpoint({ recorder, port, requestTimeoutMs: timeoutMs, ...(gate ? { gate } : {}) });
+  const alerts = startAlerts(recorder, values, 'mcp-flight serve');
+  const gated = composeGates(alerts.gate, gate);
+  const endpoint = new RecordingHttpEndpoint({ recorder, port, requestTimeoutMs: timeoutMs, ...(gated ? { gate: gated } : {}) });
   await endpoint.start();
   const served = config.servers.map((spec) => ({ name: spec.name, ...endpoint.addServer(spec) }));
   if (values.json) {
@@ -98,6 +104,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
   });
   await endpoint.close();
   push?.beforeEnd();
+  alerts.engine.dispose();
   recorder.end(`serve stopped by ${signal}`);
   journal.close();
   await push?.shutdown();

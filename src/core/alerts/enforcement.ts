@@ -34,7 +34,7 @@ export function denyForAlerts(alerts: AlertRecord[], by: 'policy' | 'user'): Gat
     action: 'deny',
     code: RecorderErrorCode.Denied,
     message: `MCP Flight Recorder ${by === 'user' ? 'denied this call at the user\'s request' : 'denied this call by policy'}: ${first ? first.title : 'security alert'}${alerts.length > 1 ? ` (and ${alerts.length - 1} more alert${alerts.length > 2 ? 's' : ''})` : ''}`,
-    data: { error_class: 'policy_denied', alerts: alerts.map((a) => ({ alert_id: a.alert_id, kind: a.kind, severity: a.severity })) },
+    data: { error_class: 'policy_denied', alerts: alerts.map((a) => ({ alert_id: a.alert_id, alert_kind: a.alert_kind, severity: a.severity })) },
   };
 }
 

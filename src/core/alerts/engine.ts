@@ -204,7 +204,7 @@ export class AlertEngine {
         const first = problems.errors[0]!;
         this.raise(connectionId, {
           ...at,
-          kind: 'schema_violation',
+          alert_kind: 'schema_violation',
           severity: 'medium',
           title: `Arguments of ${tool} do not match its input schema`,
           detail: `${problems.errors.length + problems.errorsOmitted} problem(s) against the schema ${server} advertised for ${tool} (JSON Schema ${entry.draft}); first: ${first.instancePath || '(arguments)'} ${first.message}.`,
@@ -214,7 +214,7 @@ export class AlertEngine {
       if (problems?.undeclared.length) {
         this.raise(connectionId, {
           ...at,
-          kind: 'undeclared_argument',
+          alert_kind: 'undeclared_argument',
           severity: 'low',
           title: `${tool} called with argument(s) its schema does not declare: ${problems.undeclared.slice(0, 5).join(', ')}`,
           detail: `The input schema of ${tool} declares ${[...(entry.declared ?? [])].slice(0, 20).join(', ') || 'no properties'}; the call also passes ${problems.undeclared.join(', ')}. Undeclared arguments are a way to smuggle data to a server.`,
@@ -226,11 +226,11 @@ export class AlertEngine {
     const now = this.now();
     const perTool = this.toolRate.hit(`${server}\u0000${tool}`, now);
     if (perTool !== undefined) {
-      this.raise(connectionId, { ...at, kind: 'high_frequency', severity: 'medium', title: `${perTool} calls to ${tool} within ${this.thresholds.windowSeconds} s`, detail: `${tool} on ${server} was called ${perTool} times in ${this.thresholds.windowSeconds} s (threshold ${this.thresholds.threshold}): an agent in a loop, or a tool used to move data in bulk.`, evidence: { scope: 'tool', count: perTool, window_seconds: this.thresholds.windowSeconds, threshold: this.thresholds.threshold } });
+      this.raise(connectionId, { ...at, alert_kind: 'high_frequency', severity: 'medium', title: `${perTool} calls to ${tool} within ${this.thresholds.windowSeconds} s`, detail: `${tool} on ${server} was called ${perTool} times in ${this.thresholds.windowSeconds} s (threshold ${this.thresholds.threshold}): an agent in a loop, or a tool used to move data in bulk.`, evidence: { scope: 'tool', count: perTool, window_seconds: this.thresholds.windowSeconds, threshold: this.thresholds.threshold } });
     }
     const perServer = this.serverRate.hit(server, now);
     if (perServer !== undefined) {
-      this.raise(connectionId, { ...at, kind: 'high_frequency', severity: 'medium', title: `${perServer} tool calls to ${server} within ${this.thresholds.windowSeconds} s`, detail: `The tools of ${server} were called ${perServer} times in ${this.thresholds.windowSeconds} s (threshold ${this.thresholds.serverThreshold}).`, evidence: { scope: 'server', count: perServer, window_seconds: this.thresholds.windowSeconds, threshold: this.thresholds.serverThreshold } });
+      this.raise(connectionId, { ...at, alert_kind: 'high_frequency', severity: 'medium', title: `${perServer} tool calls to ${server} within ${this.thresholds.windowSeconds} s`, detail: `The tools of ${server} were called ${perServer} times in ${this.thresholds.windowSeconds} s (threshold ${this.thresholds.serverThreshold}).`, evidence: { scope: 'server', count: perServer, window_seconds: this.thresholds.windowSeconds, threshold: this.thresholds.serverThreshold } });
     }
 
     this.checkSelfTampering(connectionId, c, id, t.seq, tool, args);
@@ -244,7 +244,7 @@ export class AlertEngine {
         const why = [reasons.open_world ? 'it reaches the outside world (openWorldHint)' : '', reasons.verbs ? `its name says ${reasons.verbs.join('/')}` : '', reasons.secrets ? `its arguments carry a secret (${reasons.secrets.join(', ')})` : ''].filter(Boolean).join('; ');
         this.raise(connectionId, {
           ...at,
-          kind: 'exfiltration_after_poisoning',
+          alert_kind: 'exfiltration_after_poisoning',
           severity: 'high',
           title: `${tool} can send data out, after a poisoned tool description in this session`,
           detail: `A tool description or server instruction in this session tried to steer the model (alert ${this.poisoningAlerts.slice(-3).join(', ')}); ${tool} on ${server} can carry data out: ${why}.`,
@@ -262,7 +262,7 @@ export class AlertEngine {
       ...(what.includes('/') ? {} : { tool: what }),
       request_id: id,
       ...(seq !== undefined ? { request_seq: seq } : {}),
-      kind: 'self_tampering',
+      alert_kind: 'self_tampering',
       severity: 'high',
       title: `${what} touches the recorder's own files (${hit.match})`,
       detail: `The argument at ${hit.path || '(root)'} names ${hit.match}: the audit trail or its keys. An agent editing its own audit trail is tampering with the evidence.`,
@@ -366,7 +366,7 @@ export class AlertEngine {
       server,
       ...(tools.length === 1 ? { tool: tools[0] } : {}),
       ...(seq !== undefined ? { message_seq: seq } : {}),
-      kind: 'definition_changed',
+      alert_kind: 'definition_changed',
       severity: withinSession ? 'high' : 'medium',
       title: `${server} changed ${describeSubjects(subjects)} ${withinSession ? 'during the session' : 'since it was pinned'}`,
       detail: `${withinSession ? `Within this session${afterListChanged ? ', after notifications/tools/list_changed' : ''}` : 'Since an earlier session'}, ${server} changed what it shows the model. A definition that changes after it was approved (a "rug pull") can turn a harmless tool malicious.\n${formatChanges(changes)}`,
@@ -381,7 +381,7 @@ export class AlertEngine {
       server,
       ...(tool !== undefined ? { tool } : {}),
       ...(seq !== undefined ? { message_seq: seq } : {}),
-      kind: 'tool_poisoning',
+      alert_kind: 'tool_poisoning',
       severity: worstSeverity(findings),
       title: `Possible tool poisoning in ${where} (${server}): ${rules.map((r) => r.replace(/_/g, ' ')).join(', ')}`,
       detail: `Text ${server} shows the model ${findings.length === 1 ? 'contains' : 'contains, among others,'} ${findings.map((f) => `${f.rule.replace(/_/g, ' ')} at ${f.path}: "${f.excerpt}"${f.note ? ` (${f.note})` : ''}`).slice(0, 5).join('; ')}.`,
@@ -417,7 +417,7 @@ export class AlertEngine {
       ...(callTool !== undefined ? { tool: callTool } : {}),
       ...(id !== undefined ? { request_id: id } : {}),
       ...(seq !== undefined ? { request_seq: seq } : {}),
-      kind: sampling ? 'server_sampling' : 'server_elicitation',
+      alert_kind: sampling ? 'server_sampling' : 'server_elicitation',
       severity,
       title: sampling ? `${c.server.name} asked the client's model for a completion (sampling)` : `${c.server.name} asked the user for input (elicitation)`,
       detail: `${sampling ? 'A server that samples the client\'s model can make it read and write on the server\'s behalf.' : 'A server that elicits input can ask the user for data the agent never saw.'}${extra}${via === 'input_required' ? ' (Carried in an input_required result.)' : ''}`,
@@ -438,7 +438,7 @@ export class AlertEngine {
       ...(req.tool !== undefined ? { tool: req.tool } : {}),
       request_id: id,
       ...(req.seq !== undefined ? { request_seq: req.seq } : {}),
-      kind: 'secret_in_result',
+      alert_kind: 'secret_in_result',
       severity: 'medium',
       title: `The result of ${req.tool ?? req.method} contains ${kinds.length === 1 ? `a secret (${kinds[0]})` : `secrets (${kinds.join(', ')})`}`,
       detail: `The recorder redacted ${found.reduce((n, r) => n + (r.count ?? 1), 0)} secret(s) from this result before recording it, but the agent received them: they are now in the model's context.`,
@@ -457,7 +457,7 @@ export class AlertEngine {
       ...this.recorder.stamp(),
       connection_id: connectionId,
       alert_id: `a${++this.count}`,
-      kind: a.kind,
+      alert_kind: a.alert_kind,
       severity: a.severity,
       title: text.title,
       detail: text.detail,

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { canonicalize } from '../audit/canonical';
 import type { AttachedMessage, Call, ConnectionInfo, JournalLocation, SessionInfo } from '../model/calls';
 import { idKey, RecorderErrorCode } from '../model/jsonrpc';
-import type { Direction, JournalRecord, JsonRpcId, MessageEnvelope, PolicyRecord, SpendRecord } from '../model/records';
+import type { AlertRecord, Direction, JournalRecord, JsonRpcId, MessageEnvelope, PolicyRecord, SpendRecord } from '../model/records';
 import { reportedCostUsd } from '../policy/cost';
 import { checkPolicy, type LoadedPolicy } from '../policy/policy';
 import { PolicyRules } from '../policy/rules';
@@ -61,6 +61,8 @@ interface ConnState {
 
 export class CallAssembler {
   readonly calls = new Map<string, Call>();
+  /** The session's security alerts, in journal order. */
+  readonly alerts: AlertRecord[] = [];
   private readonly connections = new Map<string, ConnState>();
   private sessionInfo?: SessionInfo;
   /** Calls touched by the last `add`, for incremental consumers. */
@@ -207,6 +209,13 @@ export class CallAssembler {
       case 'spend':
         this.spendEvents.push(r);
         return;
+      case 'alert': {
+        this.alerts.push(r);
+        // An alert names the request it concerns: `<connection_id>:<request_seq>` is that call.
+        const call = r.request_seq !== undefined ? this.calls.get(`${r.connection_id}:${r.request_seq}`) : undefined;
+        if (call) (this.touch(call).alerts ??= []).push(r.alert_id);
+        return;
+      }
       case 'timeout':
       case 'gate_decision':
       case 'otlp_push':

@@ -1,4 +1,5 @@
 import type { Call, ConnectionInfo, ErrorClass, SessionInfo, TerminalState } from '../model/calls';
+import type { AlertKind, AlertSeverity } from '../model/records';
 import type { CallAssembler } from './calls';
 import { agentId } from './calls';
 import { ERROR_CLASS_RULES } from './errors';
@@ -127,6 +128,14 @@ export interface SessionSummary {
   /** Credentials per server (mode, names, keyed fingerprints); filled by the credential attribution (effects); null until attributed. */
   credentials_used: unknown[] | null;
   side_effects_summary: SideEffectsSummary;
+  /** Security alerts (src/core/alerts): how many, by severity (all three keys) and by kind (non-zero only). */
+  alerts: AlertCounts;
+}
+
+export interface AlertCounts {
+  total: number;
+  by_severity: Record<AlertSeverity, number>;
+  by_kind: Partial<Record<AlertKind, number>>;
 }
 
 const DEFAULT_MAX_FAILURES = 100;
@@ -252,7 +261,18 @@ export function summarizeSession(assembler: CallAssembler, facts: SessionSummary
     recovery_status: recoveryStatus({ terminal: terminal_state, failures: failed_calls + inFlightTools.length, undone }),
     credentials_used: null,
     side_effects_summary: { files_created: null, files_modified: null, files_deleted: null, api_calls_made: null, spend_incurred_usd: null },
+    alerts: alertCounts(assembler),
   };
+}
+
+function alertCounts(assembler: CallAssembler): AlertCounts {
+  const counts: AlertCounts = { total: 0, by_severity: { low: 0, medium: 0, high: 0 }, by_kind: {} };
+  for (const a of assembler.alerts) {
+    counts.total++;
+    if (a.severity in counts.by_severity) counts.by_severity[a.severity]++;
+    counts.by_kind[a.alert_kind] = (counts.by_kind[a.alert_kind] ?? 0) + 1;
+  }
+  return counts;
 }
 
 /**
@@ -373,6 +393,12 @@ export function formatSummaryText(s: SessionSummary, options: { width?: number }
   const nonZero = ev.filter(([, n]) => n > 0);
   row('Events', nonZero.length ? nonZero.map(([k, n]) => `${k} ${n}`).join('  ') : 'none');
   for (const line of formatSpendLines(s.spend)) row(line[0], line[1]);
+  const al = s.alerts;
+  if (al && al.total) {
+    const sev = (['high', 'medium', 'low'] as const).filter((k) => al.by_severity[k] > 0).map((k) => `${k} ${al.by_severity[k]}`);
+    const kinds = Object.entries(al.by_kind).map(([k, n]) => `${k} ${n}`);
+    row('Alerts', `${al.total}  ${sev.join('  ')}  (${kinds.join(', ')})`);
+  }
 
   if (s.failures.length) {
     lines.push(`Failures (${s.failures.length + s.failures_omitted})`);

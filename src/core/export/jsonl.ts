@@ -11,6 +11,7 @@ import {
   noRecords,
   objectJson,
   mixedSessions,
+  toExportedAlert,
   toExportedCall,
   toExportedConnection,
   type ExportInput,
@@ -28,6 +29,7 @@ import type { JournalLocation } from '../model/calls';
  *
  *   {"kind":"session", …}        first line: what is known when the session starts
  *   {"kind":"event", …}          every journal record, in journal order
+ *   {"kind":"alert", …}          each security alert, right after its event
  *   {"kind":"call", …}           each call, right after the event that completed it
  *   {"kind":"call", …}           at the end: the calls still pending, in request order
  *   {"kind":"connection", …}     at the end: each connection's final state
@@ -89,6 +91,7 @@ export function* sessionJsonlChunks(input: ExportInput, opts: ExportOptions = {}
       }
       events++;
     }
+    if (record.type === 'alert' && (out = b.add(`{"kind":"alert",${objectJson(toExportedAlert(record)).slice(1)}\n`))) yield out;
     // A call never changes once it has an outcome: write it as soon as it has one.
     let done: Call[] | undefined;
     for (const c of touched) if (c.outcome !== 'pending' && !emitted.has(c)) (done ??= []).push(c);

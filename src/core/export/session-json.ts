@@ -4,7 +4,7 @@ import { buildExportAudit, type BuildAuditOptions, type ExportAudit } from '../a
 import { sessionConnections, summarizeSession, type SessionSummary } from '../analysis/summary';
 import type { AttachedMessage, Call, CallError, ConnectionInfo, JournalLocation, Outcome, Reversibility, TagSource } from '../model/calls';
 import type { LoadedPolicy } from '../policy/policy';
-import type { Direction, JournalRecord, JsonRpcId, UpstreamKind, DownstreamKind } from '../model/records';
+import type { AlertKind, AlertRecord, AlertSeverity, Direction, JournalRecord, JsonRpcId, UpstreamKind, DownstreamKind } from '../model/records';
 import { readRecordTexts } from '../store/journal';
 
 /**
@@ -16,6 +16,9 @@ import { readRecordTexts } from '../store/journal';
  *   {…},
  *   …],
  *   "calls":[
+ *   {…},
+ *   …],
+ *   "alerts":[
  *   {…},
  *   …],
  *   "events":[
@@ -140,6 +143,51 @@ export interface ExportedCall {
   reversibility_source: TagSource | null;
   cost_usd: number | null;
   cost_source: 'reported' | 'policy' | null;
+  /** Ids of the security alerts raised on this call (see ExportedAlert). */
+  alerts: string[];
+}
+
+/** A security alert (an `alert` record), with the call it concerns. */
+export interface ExportedAlert {
+  alert_id: string;
+  alert_kind: AlertKind;
+  severity: AlertSeverity;
+  title: string;
+  detail: string;
+  server: string;
+  tool: string | null;
+  session_id: string;
+  connection_id: string;
+  /** `<connection_id>:<request_seq>` of the call it concerns; null when it concerns no request (a tools/list result). */
+  call_id: string | null;
+  request_id: JsonRpcId | null;
+  request_seq: number | null;
+  /** The message that raised it when that is not a request. */
+  message_seq: number | null;
+  seq: number;
+  ts: string;
+  evidence: Record<string, unknown> | null;
+}
+
+export function toExportedAlert(a: AlertRecord): ExportedAlert {
+  return {
+    alert_id: a.alert_id,
+    alert_kind: a.alert_kind,
+    severity: a.severity,
+    title: a.title,
+    detail: a.detail,
+    server: a.server,
+    tool: a.tool ?? null,
+    session_id: a.session_id,
+    connection_id: a.connection_id,
+    call_id: a.request_seq !== undefined ? `${a.connection_id}:${a.request_seq}` : null,
+    request_id: a.request_id ?? null,
+    request_seq: a.request_seq ?? null,
+    message_seq: a.message_seq ?? null,
+    seq: a.seq,
+    ts: a.ts,
+    evidence: a.evidence ?? null,
+  };
 }
 
 export interface ExportedConnection {
@@ -211,6 +259,7 @@ export function toExportedCall(c: Call): ExportedCall {
     reversibility_source: c.reversibility_source ?? null,
     cost_usd: c.cost_usd ?? null,
     cost_source: c.cost_source ?? null,
+    alerts: c.alerts ? [...c.alerts] : [],
   };
 }
 
@@ -518,6 +567,12 @@ export function* sessionJsonChunks(input: ExportInput, opts: ExportOptions = {})
     if ((out = b.add(sep + objectJson(toExportedCall(call))))) yield out;
     sep = ',\n';
     calls++;
+  }
+  if ((out = b.add('],\n"alerts":['))) yield out;
+  sep = '\n';
+  for (const alert of assembler.alerts) {
+    if ((out = b.add(sep + objectJson(toExportedAlert(alert))))) yield out;
+    sep = ',\n';
   }
   if ((out = b.add(']'))) yield out;
 

@@ -231,7 +231,8 @@ export interface AlertRecord extends ConnectionScoped {
   type: 'alert';
   /** Unique within the session: `a<n>`. */
   alert_id: string;
-  kind: AlertKind;
+  /** Not `kind`: JSONL export lines use `kind` for what the line is. */
+  alert_kind: AlertKind;
   severity: AlertSeverity;
   /** One line. */
   title: string;
