@@ -2,6 +2,7 @@ import { denyHighAlerts } from '../core/alerts/enforcement';
 import { AlertEngine, DEFAULT_HIGH_FREQUENCY } from '../core/alerts/engine';
 import type { Gate } from '../core/recording/gate';
 import type { Recorder } from '../core/recording/recorder';
+import { plain } from '../core/alerts/text';
 import { UsageError } from './usage';
 
 /** The alert options `record` and `serve` share. */
@@ -28,8 +29,8 @@ export function startAlerts(recorder: Recorder, values: { 'enforce-alerts'?: boo
   for (const w of engine.warnings) process.stderr.write(`${label}: ${w}\n`);
   engine.onAlert((a) => {
     if (a.severity !== 'high') return;
-    const where = [a.server, a.tool].filter(Boolean).join('/');
-    process.stderr.write(`${label}: HIGH security alert ${a.alert_id} [${a.alert_kind}] ${where}: ${oneLine(a.title)}\n`);
+    const where = plain([a.server, a.tool].filter(Boolean).join('/'));
+    process.stderr.write(`${label}: HIGH security alert ${a.alert_id} [${a.alert_kind}] ${where}: ${plain(a.title).slice(0, 300)}\n`);
   });
   return { engine, ...(values['enforce-alerts'] ? { gate: denyHighAlerts(engine) } : {}) };
 }
@@ -39,9 +40,4 @@ function numberFlag(v: string | undefined, name: string): number | undefined {
   const n = Number(v);
   if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${name} must be a positive number`);
   return n;
-}
-
-/** Server-chosen text on a terminal: no control characters (an ANSI escape in a tool name must not drive the terminal). */
-function oneLine(s: string): string {
-  return s.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, ' ').slice(0, 300);
 }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -14,6 +15,7 @@ import { openDownstream } from '../../src/core/recording/downstream';
 import { Recorder } from '../../src/core/recording/recorder';
 import { RecordingTransport } from '../../src/core/recording/transport';
 import { JournalWriter } from '../../src/core/store/journal';
+import { openStore } from '../../src/core/store/store';
 import { CLI, EVERYTHING, FILESYSTEM, fixture, NODE, requireBuiltCli, ROOT, tempDir } from '../helpers/env';
 import { onlySession, readStore, toolCalls } from '../helpers/journal';
 import { assertValidJsonExport, assertValidJsonlExport } from '../helpers/schema';
@@ -241,5 +243,24 @@ describe('enforcement in the CLI', () => {
     assert.equal(denied.error?.error_class, 'policy_denied');
     assert.equal(denied.answered_by_recorder, true);
     assert.deepEqual(denied.alerts, ['a2']);
+
+    // Indexed: the store lists the session's alerts; the summary prints them.
+    const index = await openStore(store, { writeIndex: true });
+    try {
+      const rows = index.alerts(records[0]!.session_id);
+      assert.deepEqual(rows.map((a) => [a.alert_id, a.kind, a.severity, a.call_id ?? null, a.server, a.tool]), [
+        ['a1', 'tool_poisoning', 'high', null, 'poisoned', 'add'],
+        ['a2', 'exfiltration_after_poisoning', 'high', denied.call_id, 'poisoned', 'send_email'],
+      ]);
+      assert.ok(index.events(records[0]!.session_id).some((e) => e.type === 'alert' && /high alert a2/.test(e.summary)));
+    } finally {
+      index.close();
+    }
+    const summary = spawnSync(NODE, [CLI, 'summary', '--store', store], { encoding: 'utf8' });
+    assert.equal(summary.status, 0, summary.stderr);
+    assert.match(summary.stdout, /^Alerts\s+2 {2}high 2 {2}\(tool_poisoning 1, exfiltration_after_poisoning 1\)$/m);
+    assert.match(summary.stdout, /^ {2}a2 {2}high {2}exfiltration_after_poisoning {2}poisoned\/send_email {2}c1:\d+ +send_email can send data out/m);
+    const json = JSON.parse(spawnSync(NODE, [CLI, 'summary', '--store', store, '--json'], { encoding: 'utf8' }).stdout);
+    assert.deepEqual(json.alerts.by_severity, { low: 0, medium: 0, high: 2 });
   });
 });

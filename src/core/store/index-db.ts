@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import initSqlJs from 'sql.js';
 import type { Database, SqlJsStatic, SqlValue, Statement } from 'sql.js';
 import type { Call, CallError, ConnectionInfo, JournalLocation, Outcome } from '../model/calls';
-import type { Direction, JsonRpcId, RecorderKind } from '../model/records';
+import type { AlertRecord, Direction, JsonRpcId, RecorderKind } from '../model/records';
 
 /**
  * The sql.js index: a rebuildable cache of the journal for queries. It holds previews and
@@ -244,6 +244,26 @@ export interface AlertRow {
   severity: string;
   ts?: string;
   detail?: string;
+  /** From the alert record (kept as JSON in the `detail` column, so the index schema stays as it was). */
+  alert_id?: string;
+  title?: string;
+  server?: string;
+  tool?: string;
+  connection_id?: string;
+  /** The alert record's journal seq. */
+  seq?: number;
+}
+
+/** What the `detail` column holds for an alert record. */
+interface AlertDetailColumn {
+  v: 1;
+  alert_id: string;
+  title: string;
+  detail: string;
+  server: string;
+  tool?: string;
+  connection_id: string;
+  seq: number;
 }
 
 /** What the store keeps per segment (mirrored in memory by the store). */
@@ -881,16 +901,40 @@ export class IndexDb {
     }));
   }
 
+  /** Indexes one alert record (once: the same record seen again, e.g. by a session revived after a restart, is skipped). */
+  insertAlert(sid: number, a: AlertRecord): void {
+    const detail: AlertDetailColumn = { v: 1, alert_id: a.alert_id, title: clip(a.title), detail: clip(a.detail), server: a.server, ...(a.tool !== undefined ? { tool: a.tool } : {}), connection_id: a.connection_id, seq: a.seq };
+    const callId = a.request_seq !== undefined ? `${a.connection_id}:${a.request_seq}` : null;
+    const text = JSON.stringify(detail);
+    if (this.all('SELECT 1 FROM alerts WHERE sid = ? AND detail = ?', [sid, text]).length) return;
+    this.run('INSERT INTO alerts (sid, call_id, kind, severity, ts, detail) VALUES (?, ?, ?, ?, ?, ?)', [sid, callId, a.alert_kind, a.severity, a.ts, text]);
+  }
+
   alerts(sid: number | undefined, sessionIdOf: (sid: number) => string): AlertRow[] {
     const rows = sid === undefined ? this.all('SELECT sid, call_id, kind, severity, ts, detail FROM alerts ORDER BY id') : this.all('SELECT sid, call_id, kind, severity, ts, detail FROM alerts WHERE sid = ? ORDER BY id', [sid]);
-    return rows.map((row) => ({
-      session_id: sessionIdOf(row[0] as number),
-      ...(row[1] !== null ? { call_id: row[1] as string } : {}),
-      kind: row[2] as string,
-      severity: row[3] as string,
-      ...(row[4] !== null ? { ts: row[4] as string } : {}),
-      ...(row[5] !== null ? { detail: row[5] as string } : {}),
-    }));
+    return rows.map((row) => {
+      const base: AlertRow = {
+        session_id: sessionIdOf(row[0] as number),
+        ...(row[1] !== null ? { call_id: row[1] as string } : {}),
+        kind: row[2] as string,
+        severity: row[3] as string,
+        ...(row[4] !== null ? { ts: row[4] as string } : {}),
+      };
+      const raw = row[5];
+      if (typeof raw !== 'string') return base;
+      const d = parseAlertDetail(raw);
+      if (!d) return { ...base, detail: raw };
+      return { ...base, detail: d.detail, alert_id: d.alert_id, title: d.title, server: d.server, ...(d.tool !== undefined ? { tool: d.tool } : {}), connection_id: d.connection_id, seq: d.seq };
+    });
+  }
+}
+
+function parseAlertDetail(text: string): AlertDetailColumn | undefined {
+  try {
+    const d = JSON.parse(text) as Partial<AlertDetailColumn>;
+    return d && d.v === 1 && typeof d.alert_id === 'string' && typeof d.title === 'string' ? (d as AlertDetailColumn) : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -477,6 +477,15 @@ export class Store {
       else acc.pending.set(call, { s, notify: !replay });
       count(s.counts, live, call);
     }
+    if (rec.type === 'alert' && !replay) {
+      this.db.insertAlert(s.sid, rec);
+      // The call the alert concerns changed for the views (its alert count), even if its row did not.
+      if (rec.request_seq !== undefined) {
+        const callId = `${rec.connection_id}:${rec.request_seq}`;
+        acc.callCount++;
+        if (acc.collectIds) acc.calls.set(`${s.session_id}\u0000${callId}`, { session_id: s.session_id, call_id: callId });
+      }
+    }
     const connectionId = (rec as { connection_id?: unknown }).connection_id;
     if (typeof connectionId === 'string') live.dirtyConnections.add(connectionId);
     const summary = eventSummary(rec);
@@ -747,6 +756,7 @@ export class Store {
     return this.db.problems(this.resolvers);
   }
 
+  /** Security alerts (of one session, or of all), in the order they were indexed. */
   alerts(sessionId?: string): AlertRow[] {
     this.assertOpen();
     if (sessionId === undefined) return this.db.alerts(undefined, this.resolvers.sessionIdOf);
@@ -1065,6 +1075,8 @@ function eventSummary(r: JournalRecord): string | undefined {
       return `policy ${r.status}: ${r.path ?? r.source} (sha256 ${r.sha256.slice(0, 12)})${r.reason ? `: ${r.reason}` : ''}`;
     case 'spend':
       return r.event === 'warning' ? `spend warning: $${r.spent_usd} of the $${r.limit_usd} limit (80 %)` : `spend limit of $${r.limit_usd} reached: metered calls are refused`;
+    case 'alert':
+      return `${r.severity} alert ${r.alert_id} (${r.alert_kind}): ${r.title}`;
     default:
       return undefined;
   }
