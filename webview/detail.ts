@@ -79,6 +79,15 @@ export class DetailPane {
     replace(this.body, h('p', { class: 'notice notice-error', role: 'alert' }, h('span', { class: 'icon', 'aria-hidden': 'true' }, '✕ '), `Could not load this call: ${message}`));
   }
 
+  /** Each alert: severity, kind and title, then its explanation (a definition diff keeps its lines). Text only. */
+  private alerts(list: NonNullable<CallDetail['alerts']>): HTMLElement {
+    return h(
+      'ul',
+      { class: 'alerts' },
+      ...list.map((a) => h('li', { class: `alert-item sev-${a.severity}` }, h('strong', {}, `${a.severity.toUpperCase()} · ${a.kind.replace(/_/g, ' ')}`), ` ${clip(a.title, 300)} `, h('span', { class: 'muted' }, a.alert_id), h('pre', { class: 'alert-detail' }, clip(a.detail, 4000)))),
+    );
+  }
+
   show(d: CallDetail): void {
     const keepOpen = this.sameCall(d.row) ? this.openSections() : undefined;
     this.row = d.row;
@@ -88,7 +97,10 @@ export class DetailPane {
     const r = d.row;
     const sections: Child[] = [];
     if (d.error || r.outcome === 'error' || r.outcome === 'timeout') sections.push(this.errorSection(d));
-    if (r.alerts > 0) sections.push(h('p', { class: 'notice notice-warning' }, h('span', { class: 'icon', 'aria-hidden': 'true' }, '⚠ '), `${plural(r.alerts, 'security alert')} raised on this call`));
+    if (r.alerts > 0) {
+      sections.push(h('p', { class: 'notice notice-warning' }, h('span', { class: 'icon', 'aria-hidden': 'true' }, '⚠ '), `${plural(r.alerts, 'security alert')} raised on this call`));
+      if (d.alerts?.length) sections.push(section('alerts', `Security alerts (${d.alerts.length})`, this.alerts(d.alerts), true));
+    }
     sections.push(this.timingSection(d));
     sections.push(section('args', 'Arguments', this.payload(d.input, 'input', 'Arguments'), true));
     const outTitle = r.outcome === 'error' && d.output.kind !== 'absent' ? 'Error response' : 'Result';

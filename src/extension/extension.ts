@@ -23,6 +23,7 @@ import { RecordedServerProvider } from './servers/definition-provider';
 import { registerOtherClients } from './servers/other-clients';
 import { registerRouting } from './servers/routing';
 import { FlightDocuments } from './views/documents';
+import { AlertNotifier } from './views/alert-notifier';
 import { FailureNotifier } from './views/failure-notifier';
 import { FlightStatusBar } from './views/status-bar';
 import { FlightTree } from './views/tree';
@@ -64,6 +65,7 @@ export function activate(context: vscode.ExtensionContext): FlightApi {
     treeView,
     statusBar,
     new FailureNotifier(flight),
+    new AlertNotifier(flight),
     RecordedServerProvider.register(flight, consent, context.secrets),
     ...registerInspectCommands(ctx),
     registerNextFailure(ctx),
@@ -84,6 +86,7 @@ export function activate(context: vscode.ExtensionContext): FlightApi {
       if (e.affectsConfiguration(Settings.section)) warnAboutWorkspaceOverrides(output);
       if (e.affectsConfiguration(`${Settings.section}.otlp`)) flight.applyOtlpSettings();
       if (e.affectsConfiguration(`${Settings.section}.${Settings.policy}`)) flight.applyPolicySetting();
+      if (e.affectsConfiguration(`${Settings.section}.security`)) flight.applySecuritySettings();
     }),
   );
 

@@ -3,12 +3,14 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { ServerSpec } from '../core/config/servers';
 import type { Disposable as CoreDisposable } from '../core/model/events';
+import type { AlertEngine } from '../core/alerts/engine';
+import { plain } from '../core/alerts/text';
 import type { Redactor } from '../core/audit/redaction';
-import type { JournalRecord } from '../core/model/records';
+import type { AlertRecord, JournalRecord } from '../core/model/records';
 import type { PolicyGate } from '../core/policy/governor';
 import type { PolicyResolution } from '../core/policy/load';
 import type { LoadedPolicy } from '../core/policy/policy';
-import type { Gate } from '../core/recording/gate';
+import type { Gate, GateDecision, GateRequest } from '../core/recording/gate';
 import type { Recorder } from '../core/recording/recorder';
 import type { EndpointServerHandle, RecordingHttpEndpoint } from '../core/recording/upstream/http-endpoint';
 import type { JournalWriter } from '../core/store/journal';
@@ -16,7 +18,7 @@ import type { OtlpLivePush } from '../core/export/otlp-push';
 import { ensureStore } from '../core/store/layout';
 import type { Store, StoreChange } from '../core/store/store';
 import { runtime } from './lazy';
-import { readOtlpSettings, readSettings } from './settings';
+import { readOtlpSettings, readSecuritySettings, readSettings } from './settings';
 
 /**
  * The extension's one recorder: the workspace store (opened lazily, after activation), the
@@ -31,6 +33,8 @@ export class Flight implements vscode.Disposable {
   /** The live OTLP push of this window's sessions, when `mcpFlight.otlp.endpoint` is set. */
   private otlp?: OtlpLivePush;
   private otlpSettings?: string;
+  private alertEngine?: AlertEngine;
+  private alertGate?: Gate;
   private endpointPromise?: Promise<RecordingHttpEndpoint>;
   private readonly handles = new Map<string, { spec: ServerSpec; handle: EndpointServerHandle; fingerprint: string }>();
   private watch?: CoreDisposable;
@@ -106,6 +110,7 @@ export class Flight implements vscode.Disposable {
       this.journal = runtime().JournalWriter.open(root);
       this.recorderInstance = new (runtime().Recorder)({ kind: 'extension', journal: this.journal, capture: this.captureLevel(), redactor: this.redactor() });
       this.recorderInstance.onRecord((r) => this.onRecord(r));
+      this.startAlerts(this.recorderInstance);
       this.output.info(`recording session ${this.recorderInstance.sessionId} into ${root}`);
       this.startOtlpPush(this.recorderInstance);
       this.applyPolicy(this.recorderInstance, root);
@@ -308,6 +313,36 @@ export class Flight implements vscode.Disposable {
     }
   }
 
+  /** The security settings changed (enforcement is read at each decision; thresholds here). */
+  applySecuritySettings(): void {
+    this.alertEngine?.setHighFrequency(readSecuritySettings().highFrequency);
+  }
+
+  /** The window's alert engine (src/core/alerts): alerts are always raised; holding calls is a setting. */
+  private startAlerts(recorder: Recorder): void {
+    const rt = runtime();
+    const engine = new rt.AlertEngine(recorder, { highFrequency: readSecuritySettings().highFrequency });
+    for (const w of engine.warnings) this.output.warn(w);
+    engine.onAlert((a) => this.output[a.severity === 'high' ? 'warn' : 'info'](`${a.severity} security alert ${a.alert_id} [${a.alert_kind}] ${plain([a.server, a.tool].filter(Boolean).join('/'))}: ${plain(a.title)}`));
+    this.alertEngine = engine;
+    this.alertGate = rt.alertGate(engine, (request, alerts) => this.holdForUser(request, alerts));
+  }
+
+  /**
+   * Enforcement: a call that raised a high-severity alert waits for the user's answer in a modal
+   * dialog (the agent's request is held meanwhile). Dismissing the dialog denies. Off by default.
+   */
+  private async holdForUser(request: GateRequest, alerts: AlertRecord[]): Promise<GateDecision> {
+    if (!readSecuritySettings().enforceAlerts) return { action: 'allow' };
+    const params = (request.message as { params?: { name?: unknown } } | undefined)?.params;
+    const what = request.method === 'tools/call' && typeof params?.name === 'string' ? `the tool ${plain(params.name).slice(0, 120)}` : plain(request.method).slice(0, 120);
+    const allow = 'Allow';
+    const deny = 'Deny';
+    const detail = `${alerts.map((a) => `${a.severity.toUpperCase()} · ${a.alert_kind.replace(/_/g, ' ')}: ${plain(a.title)}\n${a.detail.slice(0, 600)}`).join('\n\n').slice(0, 2400)}\n\nThe agent waits until you decide. Deny answers it with an error (policy_denied).`;
+    const answer = await vscode.window.showWarningMessage(`MCP Flight Recorder is holding a call to ${what} on ${plain(request.server.name).slice(0, 120)}.`, { modal: true, detail }, allow, deny);
+    return answer === allow ? { action: 'allow' } : runtime().denyForAlerts(alerts, 'user');
+  }
+
   private captureLevel(): 'full' | 'metadata' {
     return this.paused ? 'metadata' : readSettings().captureLevel;
   }
@@ -350,7 +385,8 @@ export class Flight implements vscode.Disposable {
     if (!this.endpointPromise) {
       this.endpointPromise = (async () => {
         const s = readSettings();
-        const endpoint = new (runtime().RecordingHttpEndpoint)({ recorder: this.recorder(), requestTimeoutMs: s.requestTimeoutSeconds * 1000, gate: this.gate });
+        const recorder = this.recorder();
+        const endpoint = new (runtime().RecordingHttpEndpoint)({ recorder, requestTimeoutMs: s.requestTimeoutSeconds * 1000, gate: runtime().composeGates(this.alertGate, this.gate) ?? this.gate });
         await endpoint.start();
         endpoint.onDidChangeConnections((e) => {
           this.output.info(`${e.type === 'open' ? 'client connected to' : 'client left'} ${e.server} (${e.connectionId})${e.reason ? `: ${e.reason}` : ''}`);
@@ -423,6 +459,7 @@ export class Flight implements vscode.Disposable {
     this.disposed = true;
     if (this.endpointPromise) await (await this.endpointPromise).close().catch(() => undefined);
     this.otlp?.beforeEnd();
+    this.alertEngine?.dispose();
     this.recorderInstance?.end('VS Code window closed');
     this.journal?.close();
     // After the journal is complete; VS Code allows deactivation a few seconds.

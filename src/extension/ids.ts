@@ -60,6 +60,10 @@ export const Settings = {
   otlpIncludePayloads: 'otlp.includePayloads',
   otlpHeaders: 'otlp.headers',
   policy: 'policy',
+  enforceAlerts: 'security.enforceAlerts',
+  highFrequencyWindowSeconds: 'security.highFrequency.windowSeconds',
+  highFrequencyThreshold: 'security.highFrequency.threshold',
+  notifyMinSeverity: 'security.notifyMinSeverity',
 } as const;
 
 export const McpProviderId = 'mcpFlight.recorded';

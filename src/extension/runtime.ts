@@ -29,3 +29,6 @@ export { resolvePolicy, loadPolicySetting, inspectStorePolicy } from '../core/po
 export { governSession } from '../core/policy/governor';
 export { approve as approvePolicy } from '../core/policy/approval';
 export { reviewableText } from '../core/policy/policy';
+export { AlertEngine } from '../core/alerts/engine';
+export { alertGate, denyForAlerts } from '../core/alerts/enforcement';
+export { composeGates } from '../core/recording/gate';

@@ -42,6 +42,11 @@ export const PROTECTED_SETTINGS: readonly string[] = [
   Settings.otlpHeaders,
   // A cloned repository must not be able to set its own policy (docs/policy.md).
   Settings.policy,
+  // Security alerts: enforcement, thresholds and notifications are the user's call, never a repository's.
+  Settings.enforceAlerts,
+  Settings.highFrequencyWindowSeconds,
+  Settings.highFrequencyThreshold,
+  Settings.notifyMinSeverity,
 ];
 
 /** A protected setting's value from user (or remote-machine) settings, else its default; never a workspace's. */
@@ -55,6 +60,13 @@ export interface OtlpSettings {
   endpoint: string;
   includePayloads: boolean;
   headers: Record<string, string>;
+}
+
+/** Security settings: machine-scoped in package.json, and read from user settings only (see readSecuritySettings). */
+export interface SecuritySettings {
+  enforceAlerts: boolean;
+  highFrequency: { windowSeconds: number; threshold: number };
+  notifyMinSeverity: 'low' | 'medium' | 'high' | 'off';
 }
 
 export function readSettings(scope?: vscode.ConfigurationScope): FlightSettings {
@@ -153,4 +165,25 @@ function stringRecord(v: unknown): Record<string, string> {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return out;
   for (const [k, value] of Object.entries(v)) if (typeof value === 'string') out[k] = value;
   return out;
+}
+
+/**
+ * A cloned repository must not be able to switch security off (or flood the user with prompts):
+ * these settings are declared machine-scoped, which VS Code does not take from workspace
+ * settings, and are read here from the user's own values only (`globalValue`), so a workspace or
+ * folder value is ignored even where a host would apply it.
+ */
+export function readSecuritySettings(): SecuritySettings {
+  const c = vscode.workspace.getConfiguration(Settings.section);
+  const user = <T>(key: string): T | undefined => c.inspect<T>(key)?.globalValue;
+  const num = (key: string, fallback: number, min: number): number => {
+    const v = user<number>(key);
+    return typeof v === 'number' && Number.isFinite(v) && v >= min ? v : fallback;
+  };
+  const sev = user<string>(Settings.notifyMinSeverity);
+  return {
+    enforceAlerts: user<boolean>(Settings.enforceAlerts) === true,
+    highFrequency: { windowSeconds: num(Settings.highFrequencyWindowSeconds, 10, 1), threshold: num(Settings.highFrequencyThreshold, 20, 2) },
+    notifyMinSeverity: sev === 'low' || sev === 'high' || sev === 'off' ? sev : 'medium',
+  };
 }

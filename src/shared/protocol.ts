@@ -64,6 +64,15 @@ export interface ImageView {
   data: string;
 }
 
+/** A security alert raised on a call (src/core/alerts), for the detail pane. */
+export interface AlertView {
+  alert_id: string;
+  kind: string;
+  severity: 'low' | 'medium' | 'high';
+  title: string;
+  detail: string;
+}
+
 export interface CallDetail {
   row: CallRow;
   timestamp: string;
@@ -85,6 +94,8 @@ export interface CallDetail {
   images: ImageView[];
   raw: RawMessageView[];
   answered_by_recorder: boolean;
+  /** The alerts counted in `row.alerts`. */
+  alerts?: AlertView[];
 }
 
 export interface SessionView {

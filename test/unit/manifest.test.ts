@@ -36,3 +36,10 @@ test('engines.vscode is not newer than the VS Code the tests run in (code-server
   assert.ok(m && Number(m[1]) <= 139);
   assert.ok(/1\.(\d+)/.exec(pkg.devDependencies['@types/vscode']) && Number(/1\.(\d+)/.exec(pkg.devDependencies['@types/vscode'])![1]) <= Number(m[1]));
 });
+
+test('security settings are machine-scoped: a cloned repository cannot switch them', () => {
+  const props = pkg.contributes.configuration.properties as Record<string, { scope?: string }>;
+  const security = Object.keys(props).filter((k) => k.startsWith(`${Settings.section}.security.`));
+  assert.deepEqual(security.sort(), [Settings.enforceAlerts, Settings.highFrequencyThreshold, Settings.highFrequencyWindowSeconds, Settings.notifyMinSeverity].map((k) => `${Settings.section}.${k}`).sort());
+  for (const k of security) assert.equal(props[k]!.scope, 'machine', k);
+});

@@ -8,7 +8,7 @@ import type { AlertEngine } from './engine';
  * Enforcement (off by default): a call that raised a high-severity alert is not forwarded until
  * `decide` says so. The CLI decides by policy (deny); the extension asks the user (a modal
  * Allow / Deny) and holds the call meanwhile. A check of the combinable gate
- * (src/core/recording/gate.ts `combineGates`), so a spend governor can sit beside it.
+ * (src/core/recording/gate.ts `composeGates`), so a spend governor can sit beside it.
  *
  * The engine inspects each request when it is journaled, which is before the proxy asks the
  * gate, so the alerts of the request in question are known when `check` runs.

@@ -85,9 +85,9 @@ export class AlertEngine {
   private readonly connections = new Map<string, ConnState>();
   private readonly servers = new Map<string, ServerState>();
   private readonly validator = new ArgumentValidator();
-  private readonly toolRate: RateWindow;
-  private readonly serverRate: RateWindow;
-  private readonly thresholds: { windowSeconds: number; threshold: number; serverThreshold: number };
+  private toolRate!: RateWindow;
+  private serverRate!: RateWindow;
+  private thresholds!: { windowSeconds: number; threshold: number; serverThreshold: number };
   private readonly protectedPaths: ProtectedPaths;
   private readonly pins: PinStore | undefined;
   private readonly now: () => number;
@@ -105,13 +105,7 @@ export class AlertEngine {
     private readonly recorder: Recorder,
     options: AlertEngineOptions = {},
   ) {
-    const hf = options.highFrequency ?? {};
-    const windowSeconds = positive(hf.windowSeconds, DEFAULT_HIGH_FREQUENCY.windowSeconds);
-    const threshold = Math.max(2, Math.round(positive(hf.threshold, DEFAULT_HIGH_FREQUENCY.threshold)));
-    const serverThreshold = Math.max(2, Math.round(positive(hf.serverThreshold, threshold * 2)));
-    this.thresholds = { windowSeconds, threshold, serverThreshold };
-    this.toolRate = new RateWindow(windowSeconds * 1000, threshold);
-    this.serverRate = new RateWindow(windowSeconds * 1000, serverThreshold);
+    this.setHighFrequency(options.highFrequency ?? {});
     const home = flightHome();
     const storeRoot = recorder.journal.layout.root;
     this.protectedPaths = new ProtectedPaths(options.protectedPaths ?? [storeRoot, home], home);
@@ -129,6 +123,16 @@ export class AlertEngine {
 
   dispose(): void {
     for (const d of this.disposers.splice(0)) d();
+  }
+
+  /** Changes the high-frequency window and thresholds (counting starts again). */
+  setHighFrequency(hf: NonNullable<AlertEngineOptions['highFrequency']>): void {
+    const windowSeconds = positive(hf.windowSeconds, DEFAULT_HIGH_FREQUENCY.windowSeconds);
+    const threshold = Math.max(2, Math.round(positive(hf.threshold, DEFAULT_HIGH_FREQUENCY.threshold)));
+    const serverThreshold = Math.max(2, Math.round(positive(hf.serverThreshold, threshold * 2)));
+    this.thresholds = { windowSeconds, threshold, serverThreshold };
+    this.toolRate = new RateWindow(windowSeconds * 1000, threshold);
+    this.serverRate = new RateWindow(windowSeconds * 1000, serverThreshold);
   }
 
   /** The alerts raised on a request, handed over once (to the gate deciding it). */

@@ -4,9 +4,10 @@ import { terminalStateOfCounts, type SessionSummary } from '../../core/analysis/
 import type { JournalRecord } from '../../core/model/records';
 import { readSegment } from '../../core/store/journal';
 import { runtime } from '../lazy';
-import type { CallRow as StoreCallRow, SessionRow, Store } from '../../core/store/store';
+import type { AlertRow, CallRow as StoreCallRow, SessionRow, Store } from '../../core/store/store';
 import {
   ALLOWED_IMAGE_TYPES,
+  type AlertView,
   PAYLOAD_LIMIT_BYTES,
   type AttachedMessageView,
   type CallDetail,
@@ -49,7 +50,9 @@ export class StoreTimelineSource implements TimelineSource {
   }
 
   calls(): CallRow[] {
-    return this.store.calls({ limit: TIMELINE_CALL_LIMIT, order: 'desc' }).reverse().map((c) => rowOf(c, this.alertCount(c)));
+    const counts = new Map<string, number>();
+    for (const a of this.store.alerts()) if (a.call_id !== undefined) counts.set(`${a.session_id}\u0000${a.call_id}`, (counts.get(`${a.session_id}\u0000${a.call_id}`) ?? 0) + 1);
+    return this.store.calls({ limit: TIMELINE_CALL_LIMIT, order: 'desc' }).reverse().map((c) => rowOf(c, counts.get(`${c.session_id}\u0000${c.call_id}`) ?? 0));
   }
 
   row(sessionId: string, callId: string): CallRow | undefined {
@@ -57,8 +60,12 @@ export class StoreTimelineSource implements TimelineSource {
     return c && rowOf(c, this.alertCount(c));
   }
 
-  private alertCount(_c: StoreCallRow): number {
-    return 0;
+  private callAlerts(c: StoreCallRow): AlertRow[] {
+    return this.store.alerts(c.session_id).filter((a) => a.call_id === c.call_id);
+  }
+
+  private alertCount(c: StoreCallRow): number {
+    return this.callAlerts(c).length;
   }
 
   detail(sessionId: string, callId: string): CallDetail | undefined {
@@ -73,8 +80,9 @@ export class StoreTimelineSource implements TimelineSource {
     const logs = call.log_count ? attached('notifications/message') : [];
     const nested = call.nested_call_ids.map((id) => this.store.call(sessionId, id)).filter((c): c is StoreCallRow => !!c).map((c) => rowOf(c, 0));
     const raw = [request, ...between.filter((r) => r.type === 'message' && r.connection_id === call.connection_id), response].filter((r): r is JournalRecord => !!r).map(rawView);
+    const alerts = this.callAlerts(call);
     return {
-      row: rowOf(call, this.alertCount(call)),
+      row: rowOf(call, alerts.length),
       timestamp: call.timestamp,
       ...(call.ended_at ? { ended_at: call.ended_at } : {}),
       request_id: call.request_id,
@@ -87,6 +95,7 @@ export class StoreTimelineSource implements TimelineSource {
       images: imagesOf(response),
       raw: dedupe(raw),
       answered_by_recorder: call.answered_by_recorder,
+      ...(alerts.length ? { alerts: alerts.map(alertView) } : {}),
     };
   }
 
@@ -161,6 +170,7 @@ export class ExportedTimelineSource implements TimelineSource {
       images: imagesOfResult(c.output),
       raw,
       answered_by_recorder: !!c.answered_by_recorder,
+      ...(c.alerts?.length ? { alerts: (this.doc.alerts ?? []).filter((a) => c.alerts!.includes(a.alert_id)).map(exportedAlertView) } : {}),
     };
   }
 
@@ -207,17 +217,27 @@ interface ExportedCall {
   response_seq: number | null;
   answered_by_recorder?: boolean;
   retry_of?: string | null;
+  alerts?: string[];
+}
+
+interface ExportedAlert {
+  alert_id: string;
+  alert_kind: string;
+  severity: AlertView['severity'];
+  title: string;
+  detail: string;
 }
 
 interface ExportedDocument {
   format: string;
   session: { session_id: string; started_at: string | null; ended_at: string | null; tool_calls: number; failed_calls: number; terminal_state: string; replay_of?: unknown };
   calls: ExportedCall[];
+  alerts?: ExportedAlert[];
   events?: Array<{ type: string; seq: number; connection_id?: string }>;
 }
 
 function fromJsonl(text: string): ExportedDocument {
-  const doc: ExportedDocument = { format: '', session: undefined as unknown as ExportedDocument['session'], calls: [], events: [] };
+  const doc: ExportedDocument = { format: '', session: undefined as unknown as ExportedDocument['session'], calls: [], alerts: [], events: [] };
   for (const line of text.split('\n')) {
     if (!line.trim()) continue;
     const obj = JSON.parse(line) as { kind: string; format?: string } & Record<string, unknown>;
@@ -225,6 +245,7 @@ function fromJsonl(text: string): ExportedDocument {
       doc.format = obj.format === 'mcp-flight.session.jsonl/v1' ? 'mcp-flight.session/v1' : String(obj.format);
       doc.session = (obj.session ?? obj) as ExportedDocument['session'];
     } else if (obj.kind === 'call') doc.calls.push(obj as unknown as ExportedCall);
+    else if (obj.kind === 'alert') doc.alerts!.push(obj as unknown as ExportedAlert);
     else if (obj.kind === 'event') doc.events!.push((obj.event ?? obj) as { type: string; seq: number });
     else if (obj.kind === 'summary') doc.session = { ...doc.session, ...(obj.summary ?? obj) } as ExportedDocument['session'];
   }
@@ -246,7 +267,7 @@ function exportedRow(c: ExportedCall): CallRow {
     ...(c.duration_ms !== null ? { duration_ms: c.duration_ms } : {}),
     input_summary: c.input_summary,
     ...(c.output_summary ? { output_summary: c.output_summary } : {}),
-    alerts: 0,
+    alerts: c.alerts?.length ?? 0,
     ...(c.retry_of ? { retry_of: c.retry_of } : {}),
   };
 }
@@ -284,6 +305,18 @@ export function overviewOf(summary: SessionSummary, plan: RecoveryPlan | undefin
         }
       : {}),
   };
+}
+
+function alertView(a: AlertRow): AlertView {
+  return { alert_id: a.alert_id ?? '?', kind: a.kind, severity: severityOf(a.severity), title: a.title ?? a.kind, detail: a.detail ?? '' };
+}
+
+function exportedAlertView(a: ExportedAlert): AlertView {
+  return { alert_id: a.alert_id, kind: a.alert_kind, severity: severityOf(a.severity), title: a.title, detail: a.detail };
+}
+
+function severityOf(s: string): AlertView['severity'] {
+  return s === 'high' || s === 'medium' ? s : 'low';
 }
 
 export function sessionView(s: SessionRow): SessionView {

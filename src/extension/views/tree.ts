@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { formatDuration, terminalStateOfCounts } from '../../core/analysis/summary';
-import type { CallRow, SessionRow, Store } from '../../core/store/store';
+import type { AlertRow, CallRow, SessionRow, Store } from '../../core/store/store';
+import { plain } from '../../core/alerts/text';
 import type { Flight } from '../flight';
 import { Commands } from '../ids';
 import { relativeTime } from './format';
@@ -15,15 +16,40 @@ export type FlightNode = SessionNode | ServerNode | CallNode | MoreNode;
 export interface SessionNode {
   kind: 'session';
   session: SessionRow;
+  /** Security alerts of the session (badge and tooltip). */
+  alerts?: AlertBadge;
 }
 export interface ServerNode {
   kind: 'server';
   session: SessionRow;
   server: string;
+  alerts?: AlertBadge;
 }
 export interface CallNode {
   kind: 'call';
   call: CallRow;
+  alerts?: AlertBadge;
+}
+
+/** Alert counts by severity and the latest titles, for a tree item. */
+export interface AlertBadge {
+  total: number;
+  high: number;
+  medium: number;
+  low: number;
+  titles: string[];
+}
+
+export function alertBadge(rows: readonly AlertRow[]): AlertBadge | undefined {
+  if (!rows.length) return undefined;
+  const b: AlertBadge = { total: rows.length, high: 0, medium: 0, low: 0, titles: [] };
+  for (const r of rows) {
+    if (r.severity === 'high') b.high++;
+    else if (r.severity === 'medium') b.medium++;
+    else b.low++;
+  }
+  b.titles = rows.slice(-5).map((r) => `${r.severity}: ${plain(r.title ?? r.kind).slice(0, 160)}`);
+  return b;
 }
 export interface MoreNode {
   kind: 'more';
@@ -71,16 +97,21 @@ export class FlightTree implements vscode.TreeDataProvider<FlightNode>, vscode.D
       return [];
     }
     const store = this.store;
-    if (!node) return store.sessions().map((session) => ({ kind: 'session', session }));
+    if (!node) {
+      const bySession = groupBy(store.alerts(), (a) => a.session_id);
+      return store.sessions().map((session) => ({ kind: 'session', session, ...badge(bySession.get(session.session_id)) }));
+    }
     if (node.kind === 'session') {
       const servers = node.session.servers.length ? node.session.servers : [...new Set(store.connections(node.session.session_id).map((c) => c.server))];
-      return servers.map((server) => ({ kind: 'server', session: node.session, server }));
+      const byServer = groupBy(store.alerts(node.session.session_id), (a) => a.server ?? '');
+      return servers.map((server) => ({ kind: 'server', session: node.session, server, ...badge(byServer.get(server)) }));
     }
     if (node.kind === 'server') {
       const key = `${node.session.session_id}/${node.server}`;
       const limit = this.limits.get(key) ?? PAGE;
       const calls = store.calls({ sessionId: node.session.session_id, server: node.server, limit, order: 'desc' });
-      const items: FlightNode[] = calls.map((call) => ({ kind: 'call', call }));
+      const byCall = groupBy(store.alerts(node.session.session_id), (a) => a.call_id ?? '');
+      const items: FlightNode[] = calls.map((call) => ({ kind: 'call', call, ...badge(byCall.get(call.call_id)) }));
       if (calls.length === limit) {
         const total = store.countCalls({ sessionId: node.session.session_id, server: node.server });
         if (total > limit) items.push({ kind: 'more', session: node.session, server: node.server, shown: limit, total });
@@ -93,11 +124,11 @@ export class FlightTree implements vscode.TreeDataProvider<FlightNode>, vscode.D
   getTreeItem(node: FlightNode): vscode.TreeItem {
     switch (node.kind) {
       case 'session':
-        return sessionItem(node.session);
+        return withAlerts(sessionItem(node.session), node.alerts);
       case 'server':
-        return serverItem(node, this.store);
+        return withAlerts(serverItem(node, this.store), node.alerts);
       case 'call':
-        return callItem(node.call);
+        return withAlerts(callItem(node.call), node.alerts);
       case 'more': {
         const item = new vscode.TreeItem(`Show ${Math.min(PAGE, node.total - node.shown)} more of ${node.total - node.shown} older calls…`);
         item.command = { command: Commands.showMore, title: 'Show More', arguments: [node] };
@@ -182,6 +213,36 @@ export function callItem(call: CallRow): vscode.TreeItem {
   item.tooltip = md;
   item.contextValue = `call.${failed ? 'failed' : call.outcome}`;
   item.command = { command: Commands.showInputs, title: 'Show Inputs', arguments: [{ kind: 'call', call }] };
+  return item;
+}
+
+function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]> {
+  const m = new Map<string, T[]>();
+  for (const t of items) {
+    const k = key(t);
+    let list = m.get(k);
+    if (!list) m.set(k, (list = []));
+    list.push(t);
+  }
+  return m;
+}
+
+function badge(rows: AlertRow[] | undefined): { alerts?: AlertBadge } {
+  const b = rows && alertBadge(rows);
+  return b ? { alerts: b } : {};
+}
+
+/**
+ * The alert badge on an item: `⚠ N` leading the description, a shield icon (red for high,
+ * yellow otherwise) in place of the usual one, and the counts and latest titles in the tooltip.
+ */
+export function withAlerts(item: vscode.TreeItem, b: AlertBadge | undefined): vscode.TreeItem {
+  if (!b) return item;
+  item.description = `⚠ ${b.total}${typeof item.description === 'string' && item.description ? ` · ${item.description}` : ''}`;
+  item.iconPath = new vscode.ThemeIcon('shield', new vscode.ThemeColor(b.high ? 'list.errorForeground' : 'list.warningForeground'));
+  const md = item.tooltip instanceof vscode.MarkdownString ? item.tooltip : new vscode.MarkdownString(typeof item.tooltip === 'string' ? item.tooltip : '');
+  md.appendText(`\n\nSecurity alerts: ${b.total} (high ${b.high}, medium ${b.medium}, low ${b.low})\n${b.titles.join('\n')}`);
+  item.tooltip = md;
   return item;
 }
 
