@@ -45,53 +45,62 @@ export function exfiltrationReasons(tool: string, title: string | undefined, ann
  * command line or a URL.
  */
 export class ProtectedPaths {
-  private readonly needles: string[] = [];
-  private readonly names: RegExp | undefined;
+  /** One regular expression for every form. */
+  private readonly pattern: RegExp | undefined;
+  /**
+   * Every form ends with its folder's name: a string that contains none of these names cannot
+   * match, and `includes` rejects it far faster than the regular expression (the common case).
+   */
+  private readonly bases: string[] = [];
 
   constructor(paths: readonly string[], home?: string) {
+    const needles: string[] = [];
     const names = new Set<string>();
     for (const p of paths) {
       const abs = path.resolve(p);
-      for (const form of [abs, abs.replace(/\\/g, '/'), abs.replace(/\//g, '\\')]) if (!this.needles.includes(form)) this.needles.push(form);
-      if (home && abs.startsWith(home + path.sep)) this.needles.push(`~/${path.relative(home, abs).replace(/\\/g, '/')}`);
+      for (const form of [abs, abs.replace(/\\/g, '/'), abs.replace(/\//g, '\\')]) if (!needles.includes(form)) needles.push(form);
+      if (home && abs.startsWith(home + path.sep)) needles.push(`~/${path.relative(home, abs).replace(/\\/g, '/')}`);
       const base = path.basename(abs);
+      if (base && !this.bases.includes(base)) this.bases.push(base);
       // Only names nobody uses for something else ('.mcp-flight'); never 'keys' or 'store'.
       if (base.startsWith('.') && base.length >= 6) names.add(base);
     }
-    this.names = names.size ? new RegExp(`(?:^|[\\\\/\\s'"\`=:])(?:${[...names].map(escapeRegExp).join('|')})(?:$|[\\\\/\\s'"\`])`) : undefined;
+    const alternatives = needles.map(escapeRegExp);
+    if (names.size) alternatives.push(`(?:^|(?<=[\\\\/\\s'"\`=:]))(?:${[...names].map(escapeRegExp).join('|')})(?=$|[\\\\/\\s'"\`])`);
+    this.pattern = alternatives.length ? new RegExp(alternatives.join('|')) : undefined;
   }
 
   /** The first protected path a string mentions, or undefined. */
   match(s: string): string | undefined {
-    for (const n of this.needles) if (s.includes(n)) return n;
-    const m = this.names?.exec(s);
-    return m ? m[0].trim().replace(/^[\\/'"`=:]|[\\/'"`]$/g, '') : undefined;
+    if (!this.bases.some((b) => s.includes(b))) return undefined;
+    return this.pattern?.exec(s)?.[0];
   }
 
-  /** Walks arguments (bounded) for strings that mention a protected path. */
+  /** Walks arguments (bounded) for strings that mention a protected path; the JSON Pointer is built only for a hit. */
   find(args: unknown): { path: string; match: string } | undefined {
+    if (!this.pattern) return undefined;
     let budget = 10_000;
-    const walk = (v: unknown, at: string, depth: number): { path: string; match: string } | undefined => {
+    const trail: Array<string | number> = [];
+    const walk = (v: unknown, depth: number): string | undefined => {
       if (--budget < 0 || depth > 32) return undefined;
-      if (typeof v === 'string') {
-        const m = this.match(v);
-        return m ? { path: at, match: m } : undefined;
-      }
+      if (typeof v === 'string') return this.match(v);
       if (v === null || typeof v !== 'object') return undefined;
       if (Array.isArray(v)) {
         for (let i = 0; i < v.length; i++) {
-          const r = walk(v[i], `${at}/${i}`, depth + 1);
-          if (r) return r;
+          const m = walk(v[i], depth + 1);
+          if (m !== undefined) return trail.push(i), m;
         }
         return undefined;
       }
-      for (const [k, x] of Object.entries(v)) {
-        const r = walk(x, `${at}/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`, depth + 1);
-        if (r) return r;
+      for (const k in v) {
+        const m = walk((v as Record<string, unknown>)[k], depth + 1);
+        if (m !== undefined) return trail.push(k), m;
       }
       return undefined;
     };
-    return walk(args, '', 0);
+    const match = walk(args, 0);
+    if (match === undefined) return undefined;
+    return { path: trail.reverse().map((k) => `/${String(k).replace(/~/g, '~0').replace(/\//g, '~1')}`).join(''), match };
   }
 }
 
