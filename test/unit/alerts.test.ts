@@ -23,6 +23,13 @@ describe('alerts: the catastrophic-regex guard', () => {
     assert.deepEqual(problems.errors.map((e) => e.instancePath), ['/n'], 'only the type error: the pattern was not run');
     assert.deepEqual(problems.skippedPatterns, ['^(a+)+$']);
   });
+
+  it('an unsafe patternProperties key drops that patternProperties, which still counts as opening the object', () => {
+    const v = new ArgumentValidator();
+    const entry = v.entry({ type: 'object', properties: { a: { type: 'string' } }, patternProperties: { '^(x+)+$': { type: 'number' } } });
+    assert.deepEqual(entry.skippedPatterns, ['^(x+)+$']);
+    assert.equal(v.check(entry, { a: 'ok', xxxx: 'not checked' }), undefined);
+  });
 });
 
 describe('alerts: arguments against the advertised inputSchema', () => {

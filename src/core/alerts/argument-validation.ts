@@ -88,7 +88,8 @@ export class ArgumentValidator {
     const guarded = guardPatterns(schema, skippedPatterns, 0) as Record<string, unknown>;
     const declared = declaredProperties(guarded);
     // additionalProperties: false is reported by ajv itself; an explicit true or schema opens the object.
-    const openProperties = guarded.additionalProperties !== undefined || guarded.patternProperties !== undefined || guarded.unevaluatedProperties !== undefined;
+    // Read from the schema as the server sent it: a patternProperties dropped by the guard still opens the object.
+    const openProperties = schema.additionalProperties !== undefined || schema.patternProperties !== undefined || schema.unevaluatedProperties !== undefined;
     const { $schema: _ignored, ...forAjv } = guarded;
     try {
       const validate = draft === 'draft-07' ? this.draft07().compile(forAjv) : this.draft2020().compile(forAjv);
