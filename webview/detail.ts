@@ -84,7 +84,7 @@ export class DetailPane {
     return h(
       'ul',
       { class: 'alerts' },
-      ...list.map((a) => h('li', { class: `alert-item sev-${a.severity}` }, h('strong', {}, `${a.severity.toUpperCase()} · ${a.kind.replace(/_/g, ' ')}`), ` ${clip(a.title, 300)} `, h('span', { class: 'muted' }, a.alert_id), h('pre', { class: 'alert-detail' }, clip(a.detail, 4000)))),
+      ...list.map((a) => h('li', { class: `alert-item sev-${a.severity}` }, h('strong', {}, `${a.severity.toUpperCase()} · ${a.kind.replace(/_/g, ' ')}`), ` ${clip(a.title, 300)} `, h('span', { class: 'muted' }, a.alert_id), h('pre', { class: 'alert-detail' }, text(clip(a.detail, 4000), true)))),
     );
   }
 

@@ -396,6 +396,8 @@ describe('timeline webview in Chromium', () => {
     assert.ok(!/[\u001b\u202e\u200b]/.test(attrText), 'nor in attributes (titles, labels)');
     assert.ok(await p.eval<boolean>('document.title.indexOf("<script>") === 0'), 'the title is text too');
     assert.match(text, /Image 1: not displayed \(image\/svg\+xml\)/);
+    assert.match(text, /HIGH · tool poisoning <script>window.__pwned=1<\/script>safe_tool⟪U\+202E⟫exe.txt/, 'an alert\'s title and detail are text too');
+    assert.match(text, /\+ ␛\[31mRED␛\[0mread⟪U\+200B⟫file/);
     assert.match(text, /not displayed \(<script>window.__pwned=1<\/script>\)/);
     await p.screenshot('webview-hostile.png');
     await noErrors(p);

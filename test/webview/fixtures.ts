@@ -113,7 +113,7 @@ export const HOSTILE = {
 export function hostileCalls(): CallRow[] {
   return [
     row({ call_id: 'h1', tool: HOSTILE.script, server: HOSTILE.img, input_summary: HOSTILE.js, start_ms: T0 + 1000, duration_ms: 900 }),
-    row({ call_id: 'h2', tool: HOSTILE.ansi, server: HOSTILE.img, outcome: 'error', error_class: 'tool_error', error_message: HOSTILE.svgInline + HOSTILE.iframe, start_ms: T0 + 2500, duration_ms: 600 }),
+    row({ call_id: 'h2', tool: HOSTILE.ansi, server: HOSTILE.img, outcome: 'error', error_class: 'tool_error', error_message: HOSTILE.svgInline + HOSTILE.iframe, start_ms: T0 + 2500, duration_ms: 600, alerts: 1 }),
     row({ call_id: 'h3', tool: HOSTILE.bidi, server: `${HOSTILE.style}srv`, input_summary: HOSTILE.zw, start_ms: T0 + 4000, duration_ms: 1500, alerts: 2 }),
   ];
 }
@@ -131,6 +131,7 @@ export function hostileDetail(r: CallRow): CallDetail {
       { mimeType: HOSTILE.script, data: PNG_1x1 },
       { mimeType: 'image/png', data: PNG_1x1 },
     ],
+    alerts: [{ alert_id: HOSTILE.iframe, kind: 'tool_poisoning', severity: 'high', title: `${HOSTILE.script}${HOSTILE.bidi}`, detail: `- ${HOSTILE.img}\n+ ${HOSTILE.ansi}${HOSTILE.zw}` }],
     raw: [
       { seq: 1, ts: HOSTILE.script, dir: 'client_to_server', text: JSON.stringify({ jsonrpc: '2.0', id: 1, method: HOSTILE.script, params: { x: HOSTILE.img } }), truncated: false },
       { seq: 2, ts: new Date(T0).toISOString(), dir: 'server_to_client', text: `${HOSTILE.ansi}${HOSTILE.iframe}not json`, truncated: true },
