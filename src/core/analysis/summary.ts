@@ -4,6 +4,8 @@ import { agentId } from './calls';
 import { ERROR_CLASS_RULES } from './errors';
 import { spendOf, type SpendSummary } from './spend';
 import { analyzeFailures, recoveryStatus, type LaterCompletion, type RecoveryStatus } from './recovery';
+import { CREDENTIAL_MODE_ORDER } from '../audit/credentials';
+import type { CredentialMode } from '../model/records';
 
 /**
  * One session at a glance: the counts operators ask for first (how many tool calls, how many
@@ -30,19 +32,6 @@ export interface SessionSummaryFacts {
   maxFailures?: number;
   /** Failed or in-flight calls whose work a later session completed (recovery.ts findLaterCompletions): they make `recovery_status` `resumed`. */
   completedLater?: ReadonlyMap<string, LaterCompletion>;
-}
-
-/**
- * What the session did to the world. Filled by the side-effect ledger (files, API calls) and the
- * spend governor (spend); null means "not observed" — never a claimed zero: the CLI sees files
- * only with `--watch`, and spend only with a cost model.
- */
-export interface SideEffectsSummary {
-  files_created: number | null;
-  files_modified: number | null;
-  files_deleted: number | null;
-  api_calls_made: number | null;
-  spend_incurred_usd: number | null;
 }
 
 export interface ServerSummary {
@@ -92,6 +81,37 @@ export interface SessionEventCounts {
   spawn_errors: number;
 }
 
+/**
+ * What the session changed (docs/side-effects.md). Files count `side_effect` records (each once,
+ * however many calls it was attributed to). `api_calls_made` counts the tools/call requests that
+ * reached the server (not refused by the recorder's gate) to tools that may act on the world: any
+ * tool whose latest tools/list annotations do not say both `readOnlyHint: true` and
+ * `openWorldHint: false` (MCP's defaults are not read-only and open world, so a tool without
+ * annotations counts). `spend_incurred_usd` sums the calls' `cost_usd`.
+ */
+export interface SideEffectsSummary {
+  files_created: number;
+  files_modified: number;
+  files_deleted: number;
+  api_calls_made: number;
+  spend_incurred_usd: number;
+  resources_updated: number;
+  resource_lists_changed: number;
+  declared: number;
+  /** Files a call created and deleted again (temporary files): in no other count. */
+  transient_files: number;
+  /** Effects seen while no tool call was in flight (counted above, attached to no call). */
+  unattributed: number;
+}
+
+/** One server's credentials over the session: the strongest mode, and the fingerprints seen per name (docs/credentials.md). */
+export interface CredentialsUsed {
+  server: string;
+  mode: CredentialMode;
+  names: string[];
+  fingerprints: Record<string, string[]>;
+}
+
 export interface SessionSummary {
   session_id: string;
   /** Null only for a damaged journal that lost the session_start record. */
@@ -124,9 +144,8 @@ export interface SessionSummary {
   recovered_failures: number;
   /** See recovery.ts recoveryStatus and docs/recovery.md. */
   recovery_status: RecoveryStatus;
-  /** Credentials per server (mode, names, keyed fingerprints); filled by the credential attribution (effects); null until attributed. */
-  credentials_used: unknown[] | null;
   side_effects_summary: SideEffectsSummary;
+  credentials_used: CredentialsUsed[];
 }
 
 const DEFAULT_MAX_FAILURES = 100;
@@ -250,9 +269,55 @@ export function summarizeSession(assembler: CallAssembler, facts: SessionSummary
     retries: analysis.retries,
     recovered_failures: analysis.recovered.size,
     recovery_status: recoveryStatus({ terminal: terminal_state, failures: failed_calls + inFlightTools.length, undone }),
-    credentials_used: null,
-    side_effects_summary: { files_created: null, files_modified: null, files_deleted: null, api_calls_made: null, spend_incurred_usd: null },
+    side_effects_summary: sideEffectsSummary(assembler),
+    credentials_used: credentialsUsed(connections),
   };
+}
+
+export function sideEffectsSummary(assembler: CallAssembler): SideEffectsSummary {
+  const k = assembler.effects.counts;
+  let api_calls_made = 0;
+  let spend = 0;
+  for (const call of assembler.calls.values()) {
+    if (call.cost_usd !== undefined && Number.isFinite(call.cost_usd)) spend += call.cost_usd;
+    if (call.method !== 'tools/call' || call.direction !== 'client_to_server') continue;
+    if (call.answered_by_recorder && (call.error?.error_class === 'policy_denied' || call.error?.error_class === 'spend_limit')) continue;
+    const a = assembler.connection(call.connection_id)?.tools?.find((t) => t.name === call.tool)?.annotations;
+    if (a?.readOnlyHint === true && a?.openWorldHint === false) continue;
+    api_calls_made++;
+  }
+  return {
+    files_created: k.files_created,
+    files_modified: k.files_modified,
+    files_deleted: k.files_deleted,
+    api_calls_made,
+    spend_incurred_usd: Math.round(spend * 1e6) / 1e6,
+    resources_updated: k.resources_updated,
+    resource_lists_changed: k.resource_lists_changed,
+    declared: k.declared,
+    transient_files: k.transient_files,
+    unattributed: k.unattributed,
+  };
+}
+
+/** Per server name, in order of first connection; connections recorded without credentials are left out. */
+export function credentialsUsed(connections: ConnectionInfo[]): CredentialsUsed[] {
+  const byServer = new Map<string, CredentialsUsed>();
+  for (const c of connections) {
+    if (!c.credentials) continue;
+    let u = byServer.get(c.server.name);
+    if (!u) byServer.set(c.server.name, (u = { server: c.server.name, mode: 'none', names: [], fingerprints: {} }));
+    for (const set of c.credentials) {
+      for (const e of set.entries) {
+        if (!u.names.includes(e.name)) u.names.push(e.name);
+        const fps = (u.fingerprints[e.name] ??= []);
+        if (!fps.includes(e.fingerprint)) fps.push(e.fingerprint);
+      }
+      const modes: CredentialMode[] = [u.mode, set.mode];
+      u.mode = CREDENTIAL_MODE_ORDER.find((m) => modes.includes(m)) ?? 'none';
+    }
+  }
+  return [...byServer.values()];
 }
 
 /**
@@ -373,6 +438,19 @@ export function formatSummaryText(s: SessionSummary, options: { width?: number }
   const nonZero = ev.filter(([, n]) => n > 0);
   row('Events', nonZero.length ? nonZero.map(([k, n]) => `${k} ${n}`).join('  ') : 'none');
   for (const line of formatSpendLines(s.spend)) row(line[0], line[1]);
+  const fx = s.side_effects_summary;
+  const effects: Array<[string, number]> = [
+    ['created', fx.files_created],
+    ['modified', fx.files_modified],
+    ['deleted', fx.files_deleted],
+    ['resource updates', fx.resources_updated + fx.resource_lists_changed],
+    ['declared', fx.declared],
+  ];
+  row('Effects', `files ${effects.slice(0, 3).map(([k, n]) => `${k} ${n}`).join('  ')}${effects.slice(3).filter(([, n]) => n > 0).map(([k, n]) => `  ${k} ${n}`).join('')}  api calls ${fx.api_calls_made}${fx.spend_incurred_usd ? `  spend $${fx.spend_incurred_usd}` : ''}`);
+  s.credentials_used.forEach((u, i) => {
+    const names = u.names.map((n) => `${n} (${(u.fingerprints[n] ?? []).join(', ')})`).join(', ');
+    row(i === 0 ? 'Credentials' : '', `${u.server}: ${u.mode}${names ? ` ${names}` : ''}`);
+  });
 
   if (s.failures.length) {
     lines.push(`Failures (${s.failures.length + s.failures_omitted})`);

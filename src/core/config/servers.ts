@@ -15,6 +15,8 @@ export interface StdioServerSpec {
   env?: Record<string, string | number | null>;
   envFile?: string;
   cwd?: string;
+  /** Env entries whose value came from a VS Code `${input:…}` (set by the extension when it resolves them). */
+  credentialInputs?: string[];
 }
 
 export interface RemoteServerSpec {
@@ -23,6 +25,8 @@ export interface RemoteServerSpec {
   type: 'http' | 'sse';
   url: string;
   headers?: Record<string, string>;
+  /** Headers whose value came from a VS Code `${input:…}` (set by the extension when it resolves them). */
+  credentialInputs?: string[];
 }
 
 /** What the record says about a server: where it runs, and the names (never values) of its env and headers. */

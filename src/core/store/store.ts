@@ -1065,6 +1065,10 @@ function eventSummary(r: JournalRecord): string | undefined {
       return `policy ${r.status}: ${r.path ?? r.source} (sha256 ${r.sha256.slice(0, 12)})${r.reason ? `: ${r.reason}` : ''}`;
     case 'spend':
       return r.event === 'warning' ? `spend warning: $${r.spent_usd} of the $${r.limit_usd} limit (80 %)` : `spend limit of $${r.limit_usd} reached: metered calls are refused`;
+    case 'side_effect':
+      return `${r.effect.replace('_', ' ')}${r.directory ? ' (folder)' : ''}: ${r.path}`;
+    case 'credentials':
+      return `credentials ${r.set_id}: ${r.mode}${r.entries.length ? ` (${r.entries.map((e) => `${e.name} ${e.fingerprint}`).join(', ')})` : ''}`;
     default:
       return undefined;
   }
