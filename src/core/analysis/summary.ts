@@ -446,7 +446,8 @@ export function formatSummaryText(s: SessionSummary, options: { width?: number }
     ['resource updates', fx.resources_updated + fx.resource_lists_changed],
     ['declared', fx.declared],
   ];
-  row('Effects', `files ${effects.slice(0, 3).map(([k, n]) => `${k} ${n}`).join('  ')}${effects.slice(3).filter(([, n]) => n > 0).map(([k, n]) => `  ${k} ${n}`).join('')}  api calls ${fx.api_calls_made}${fx.spend_incurred_usd ? `  spend $${fx.spend_incurred_usd}` : ''}`);
+  // Only when something was observed: without a watcher there is nothing to say about files.
+  if (effects.some(([, n]) => n > 0)) row('Effects', `files ${effects.slice(0, 3).map(([k, n]) => `${k} ${n}`).join('  ')}${effects.slice(3).filter(([, n]) => n > 0).map(([k, n]) => `  ${k} ${n}`).join('')}  api calls ${fx.api_calls_made}${fx.spend_incurred_usd ? `  spend $${fx.spend_incurred_usd}` : ''}`);
   s.credentials_used.forEach((u, i) => {
     const names = u.names.map((n) => `${n} (${(u.fingerprints[n] ?? []).join(', ')})`).join(', ');
     row(i === 0 ? 'Credentials' : '', `${u.server}: ${u.mode}${names ? ` ${names}` : ''}`);

@@ -11,6 +11,9 @@ import { isInside } from './paths';
  * (attribution.ts), so nothing here touches the per-message path.
  */
 
+/** Longest a save may take before its file's changes count as a tool's again. */
+const SAVE_TIMEOUT_MS = 30_000;
+
 export interface EffectSink {
   sideEffect(effect: Omit<SideEffectRecord, 'type' | 'session_id' | 'seq' | 'ts' | 'mono'>): void;
 }
@@ -26,7 +29,7 @@ export interface LedgerOptions {
 
 export class SideEffectLedger {
   private readonly exclude: string[];
-  /** Paths the user is saving in the editor: until when their events are the user's (Infinity while the save runs). */
+  /** Paths the user is saving in the editor: until when their events are the user's. */
   private readonly userSaves = new Map<string, number>();
   private readonly grace: number;
   private readonly now: () => number;
@@ -41,7 +44,8 @@ export class SideEffectLedger {
 
   /** The editor is about to save `file` (onWillSaveTextDocument): its change events are the user's, not a tool's. */
   userSaveStarting(file: string): void {
-    this.userSaves.set(path.resolve(file), Infinity);
+    // Bounded: a save that fails never reports that it is done.
+    this.userSaves.set(path.resolve(file), this.now() + SAVE_TIMEOUT_MS);
   }
 
   /** The editor saved `file` (onDidSaveTextDocument): events still arriving for it in the grace period are the user's. */

@@ -116,7 +116,15 @@ export async function resolveInputs(server: ConfiguredServer, secrets: vscode.Se
     }
     values.set(id, value);
   }
-  return resolveVariables(server.spec, { workspaceFolder: server.folder?.uri.fsPath, userHome: os.homedir(), input: (id) => values.get(id) });
+  const resolved = resolveVariables(server.spec, { workspaceFolder: server.folder?.uri.fsPath, userHome: os.homedir(), input: (id) => values.get(id) });
+  const fromInputs = credentialInputsOf(server.spec);
+  return fromInputs.length ? { ...resolved, credentialInputs: fromInputs } : resolved;
+}
+
+/** Env entries and headers whose configured value holds a `${input:…}`: their credential mode is `input_secret`. */
+export function credentialInputsOf(spec: ServerSpec): string[] {
+  const entries = spec.type === 'stdio' ? Object.entries(spec.env ?? {}) : Object.entries(spec.headers ?? {});
+  return entries.filter(([, v]) => typeof v === 'string' && /\$\{input:[^}]+\}/.test(v)).map(([k]) => k);
 }
 
 /** The exact command line shown when asking for consent, and hashed to ask again when it changes. */
