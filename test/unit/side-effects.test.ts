@@ -265,7 +265,7 @@ describe('credentialsOf', () => {
     const set = credentialsOf(
       { name: 'gh', type: 'stdio', command: 'node', env: { GITHUB_TOKEN: 'ghp_' + 'a'.repeat(36), LOG_LEVEL: 'debug', DB_PASSWORD: 'hunter2hunter2', REMOVED_SECRET: null, OPENAI_API_KEY: 'from-input' }, credentialInputs: ['OPENAI_API_KEY'] },
       redactor,
-      { PATH: '/usr/bin', HOME: '/home/u', AWS_SECRET_ACCESS_KEY: 'inherited-secret', GITHUB_TOKEN: 'shadowed' },
+      { PATH: '/usr/bin', HOME: '/home/u', PWD: '/home/u/src', AWS_SECRET_ACCESS_KEY: 'inherited-secret', GITHUB_TOKEN: 'shadowed' },
     );
     assert.deepEqual(
       set.entries.map((e) => [e.name, e.mode, e.origin]),
@@ -291,5 +291,49 @@ describe('credentialsOf', () => {
 
   it('no credentials: mode none', () => {
     assert.deepEqual(credentialsOf({ name: 'plain', type: 'stdio', command: 'node', env: { LOG_LEVEL: 'debug' } }, redactor, { PATH: '/bin' }), { mode: 'none', entries: [] });
+  });
+});
+
+describe('side effects and credentials in the index (store)', () => {
+  it('a late effect updates a call the index already wrote and let go; reopening rebuilds the same', async () => {
+    const { JournalWriter } = await import('../../src/core/store/journal');
+    const { Recorder } = await import('../../src/core/recording/recorder');
+    const { openStore } = await import('../../src/core/store/store');
+    const os = await import('node:os');
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mcpf-fx-'));
+    try {
+      const journal = JournalWriter.open(root);
+      const recorder = new Recorder({ kind: 'test', journal, redactor: new Redactor({ fingerprintKey: Buffer.from('k') }) });
+      const conn = recorder.openConnection({ name: 'fs', transport: 'stdio', command: 'node' }, 'stdio', { name: 'fs', type: 'stdio', command: 'node', env: { API_TOKEN: 'tok-123456' } });
+      conn.message('client_to_server', JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'write', arguments: { path: '/ws/a.txt' } } }));
+      conn.message('server_to_client', JSON.stringify({ jsonrpc: '2.0', id: 1, result: { content: [] } }));
+      journal.sync();
+      const store = await openStore(root, { writeIndex: true });
+      const id = store.calls().find((c) => c.tool === 'write')?.call_id;
+      assert.ok(id, 'the call is indexed');
+      assert.equal(store.call(recorder.sessionId, id)?.side_effects, undefined);
+      // The watcher reports after the answer, and after the index caught up with it (the mono
+      // clock is set 20 ms after the answer's: opening the store took longer than the window).
+      const lastMono = (await import('../helpers/journal')).readStore(root).records.at(-1)!.mono;
+      recorder.write({ type: 'side_effect', ...recorder.stamp(), mono: lastMono + 20, effect: 'file_created', path: '/ws/a.txt', root: '/ws', watcher: 'fs.watch' });
+      journal.sync();
+      store.catchUp();
+      const call = store.call(recorder.sessionId, id);
+      assert.ok(call);
+      assert.deepEqual(call.side_effects?.map((e) => [e.kind, e.path, e.attribution]), [['file_created', '/ws/a.txt', 'named_in_arguments']]);
+      // The test runner's own environment may add inherited credentials (never PWD): only API_TOKEN is checked.
+      assert.equal(call.credentials?.set_id, 'c1/1');
+      assert.ok(!call.credentials?.names.includes('PWD'));
+      const i = call.credentials?.names.indexOf('API_TOKEN') ?? -1;
+      assert.equal(call.credentials?.fingerprints[i], new Redactor({ fingerprintKey: Buffer.from('k') }).fingerprint('tok-123456'));
+      recorder.end();
+      journal.close();
+      store.close();
+      const again = await openStore(root, { writeIndex: true });
+      assert.deepEqual(again.call(recorder.sessionId, id)?.side_effects, call.side_effects);
+      again.close();
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
   });
 });

@@ -36,9 +36,12 @@ export interface CredentialSet {
   entries: CredentialEntry[];
 }
 
+/** Names the key rule would take for secrets that never are: the shell's working directories ("pwd" reads as password). */
+const NOT_CREDENTIALS = new Set(['PWD', 'OLDPWD']);
+
 /** Whether a variable or header name says it holds a secret (the redactor's key rule). */
 export function looksLikeCredentialName(name: string): boolean {
-  return classifyKey(name) !== null;
+  return !NOT_CREDENTIALS.has(name.toUpperCase()) && classifyKey(name) !== null;
 }
 
 /** The fingerprint a redaction marker would give this credential. */
