@@ -1,5 +1,6 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { assembleSession } from '../../src/core/analysis/calls';
@@ -12,6 +13,10 @@ import { exportSessionJsonlToString } from '../../src/core/export/jsonl';
 import { exportSessionToString } from '../../src/core/export/session-json';
 import type { Call } from '../../src/core/model/calls';
 import type { JournalRecord, SideEffectRecord } from '../../src/core/model/records';
+import { Recorder } from '../../src/core/recording/recorder';
+import { JournalWriter } from '../../src/core/store/journal';
+import { openStore } from '../../src/core/store/store';
+import { readStore } from '../helpers/journal';
 import { assertValidJsonExport, assertValidJsonlExport } from '../helpers/schema';
 
 // A deterministic session, record by record, with fixed clocks.
@@ -296,10 +301,6 @@ describe('credentialsOf', () => {
 
 describe('side effects and credentials in the index (store)', () => {
   it('a late effect updates a call the index already wrote and let go; reopening rebuilds the same', async () => {
-    const { JournalWriter } = await import('../../src/core/store/journal');
-    const { Recorder } = await import('../../src/core/recording/recorder');
-    const { openStore } = await import('../../src/core/store/store');
-    const os = await import('node:os');
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mcpf-fx-'));
     try {
       const journal = JournalWriter.open(root);
@@ -314,7 +315,7 @@ describe('side effects and credentials in the index (store)', () => {
       assert.equal(store.call(recorder.sessionId, id)?.side_effects, undefined);
       // The watcher reports after the answer, and after the index caught up with it (the mono
       // clock is set 20 ms after the answer's: opening the store took longer than the window).
-      const lastMono = (await import('../helpers/journal')).readStore(root).records.at(-1)!.mono;
+      const lastMono = readStore(root).records.at(-1)!.mono;
       recorder.write({ type: 'side_effect', ...recorder.stamp(), mono: lastMono + 20, effect: 'file_created', path: '/ws/a.txt', root: '/ws', watcher: 'fs.watch' });
       journal.sync();
       store.catchUp();
