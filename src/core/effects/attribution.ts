@@ -31,6 +31,7 @@ import { pathsNamedIn, relation } from './paths';
  * notify a resource change just after its answer.
  */
 export const SETTLE_MS: Readonly<Record<SideEffectRecord['watcher'] | 'notification', number>> = { 'fs.watch': 100, vscode: 1000, notification: 100 };
+const MAX_SETTLE_MS = Math.max(...Object.values(SETTLE_MS));
 /** Effects kept on one call; the rest are counted in `side_effects_omitted`. */
 export const MAX_EFFECTS_PER_CALL = 1000;
 
@@ -66,6 +67,8 @@ export class EffectAttributor {
   /** A tools/call ended: it stays a candidate for SETTLE_MS. Returns the call when a declared effect was added. */
   ended(call: Call, args: unknown, mono: number): Call | undefined {
     if (call.method !== 'tools/call' || call.direction !== 'client_to_server') return undefined;
+    // Calls end in journal order, so the oldest are first: drop those past every settle window (memory stays bounded without effects).
+    while (this.recent.length && mono - this.recent[0]!.endMono > MAX_SETTLE_MS) this.recent.shift();
     this.recent.push({ call, args, endMono: mono, connectionId: call.connection_id });
     if (call.outcome !== 'success' || !this.declared) return undefined;
     const names = this.declared(call.server.name, call.tool);
@@ -130,7 +133,7 @@ export class EffectAttributor {
   }
 
   private candidates(open: Candidate[], mono: number, settleMs: number): Candidate[] {
-    this.recent = this.recent.filter((r) => mono - r.endMono <= Math.max(...Object.values(SETTLE_MS)));
+    this.recent = this.recent.filter((r) => mono - r.endMono <= MAX_SETTLE_MS);
     const recent = this.recent.filter((r) => mono - r.endMono <= settleMs);
     const out = open.filter((c) => c.call.method === 'tools/call' && c.call.direction === 'client_to_server');
     for (const r of recent) if (!out.some((c) => c.call === r.call)) out.push(r);
