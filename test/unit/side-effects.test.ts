@@ -85,18 +85,18 @@ function fixture(): Session {
   s.file('file_modified', '/ws/notes/a.txt');
   s.result('c1', 1);
   // An edit named by a relative path, through a temporary file renamed over it (transient).
-  s.request('c1', 2, 'edit', { file: 'src/main.ts' }, 200);
+  s.request('c1', 2, 'edit', { file: 'src/main.ts' }, 400);
   s.file('file_created', '/ws/src/.main.ts.tmp');
   s.file('file_deleted', '/ws/src/.main.ts.tmp');
   s.file('file_modified', '/ws/src/main.ts');
   s.result('c1', 2);
   // A move named by file:// URIs, and the watcher reports late (after the answer, within the settle window).
-  s.request('c1', 3, 'move', { from: 'file:///ws/old%20name.txt', to: 'file:///ws/new%20name.txt' }, 200);
+  s.request('c1', 3, 'move', { from: 'file:///ws/old%20name.txt', to: 'file:///ws/new%20name.txt' }, 400);
   s.result('c1', 3);
   s.file('file_deleted', '/ws/old name.txt', 20);
   s.file('file_created', '/ws/new name.txt', 1);
   // Two calls in flight; a change neither names: observed during both.
-  s.request('c1', 4, 'wait', { seconds: 1 }, 200);
+  s.request('c1', 4, 'wait', { seconds: 1 }, 400);
   s.request('c1', 5, 'wait', { seconds: 2 }, 1);
   s.file('file_created', '/ws/build/out.js', 10);
   // The store is never an effect, even if a watcher reports it.
@@ -104,18 +104,18 @@ function fixture(): Session {
   s.result('c1', 4);
   s.result('c1', 5);
   // A resource notification naming a URI in the arguments of a call on that connection.
-  s.request('c1', 6, 'subscribe_and_touch', { uri: 'memo://inbox' }, 200);
+  s.request('c1', 6, 'subscribe_and_touch', { uri: 'memo://inbox' }, 400);
   s.notify('c1', 'notifications/resources/updated', { uri: 'memo://inbox' });
   s.notify('c1', 'notifications/resources/list_changed', {});
   s.result('c1', 6);
   // A change long after every call: counted, attributed to none.
   s.file('file_deleted', '/ws/stray.log', 5000);
   // A declared effect on a successful call; the failed one gets none. A read-only, closed-world tool is no API call.
-  s.request('c1', 7, 'create_issue', { title: 't' }, 200);
+  s.request('c1', 7, 'create_issue', { title: 't' }, 400);
   s.result('c1', 7);
-  s.request('c1', 8, 'create_issue', { title: '' }, 200);
+  s.request('c1', 8, 'create_issue', { title: '' }, 400);
   s.result('c1', 8, 5, true);
-  s.request('c1', 9, 'read', { path: '/ws/notes/a.txt' }, 200);
+  s.request('c1', 9, 'read', { path: '/ws/notes/a.txt' }, 400);
   s.result('c1', 9);
   s.add({ type: 'connection_close', connection_id: 'c1', reason: 'done' });
   s.add({ type: 'session_end', reason: 'shutdown' });

@@ -27,10 +27,11 @@ import { pathsNamedIn, relation } from './paths';
 
 /**
  * How long after a call ended a change can still be its own, per source: Node's fs.watch reports
- * within a millisecond or two; VS Code's watcher batches and throttles its events; a server may
- * notify a resource change just after its answer.
+ * within a millisecond or two, but the recorder's event loop may be busy forwarding messages;
+ * VS Code's watcher batches and throttles its events; a server may notify a resource change just
+ * after its answer.
  */
-export const SETTLE_MS: Readonly<Record<SideEffectRecord['watcher'] | 'notification', number>> = { 'fs.watch': 100, vscode: 1000, notification: 100 };
+export const SETTLE_MS: Readonly<Record<SideEffectRecord['watcher'] | 'notification', number>> = { 'fs.watch': 250, vscode: 1000, notification: 250 };
 const MAX_SETTLE_MS = Math.max(...Object.values(SETTLE_MS));
 /** Effects kept on one call; the rest are counted in `side_effects_omitted`. */
 export const MAX_EFFECTS_PER_CALL = 1000;
