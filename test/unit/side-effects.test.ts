@@ -6,7 +6,9 @@ import { describe, it } from 'node:test';
 import { assembleSession } from '../../src/core/analysis/calls';
 import { summarizeSession } from '../../src/core/analysis/summary';
 import { credentialFingerprint, credentialsOf } from '../../src/core/audit/credentials';
+import { credentialInputsOf } from '../../src/core/config/servers';
 import { Redactor } from '../../src/core/audit/redaction';
+import { declaredEffectsFrom } from '../../src/core/effects/attribution';
 import { SideEffectLedger } from '../../src/core/effects/ledger';
 import { pathsNamedIn } from '../../src/core/effects/paths';
 import { exportSessionJsonlToString } from '../../src/core/export/jsonl';
@@ -122,7 +124,15 @@ function fixture(): Session {
   return s;
 }
 
-const declared = (server: string, tool: string) => (server === 'fs' && tool.startsWith('create_') ? ['issue_created'] : undefined);
+// The policy's glob matching is the governor's (picomatch); a prefix glob stands in for it here.
+const declared = declaredEffectsFrom(
+  [
+    { server: 'fs', tool: 'create_*', sideEffects: ['issue_created'] },
+    { server: 'other', tool: '*', sideEffects: ['never'] },
+    { tool: 'create_issue' },
+  ],
+  (pattern, value) => (pattern.endsWith('*') ? value.startsWith(pattern.slice(0, -1)) : pattern === value),
+);
 
 describe('side-effect attribution (CallAssembler)', () => {
   const a = assembleSession(fixture().items, { keepBodies: true, declaredEffects: declared });
@@ -292,6 +302,14 @@ describe('credentialsOf', () => {
     const marker = redactor.redactValue({ headers: { authorization: `Bearer ${token}` } }).value as { headers: { authorization: string } };
     assert.ok(marker.headers.authorization.includes(`:${set.entries[0]!.fingerprint}]`), marker.headers.authorization);
     assert.equal(credentialFingerprint(redactor, 'X-Api-Key', 'k-123'), redactor.fingerprint('k-123'));
+  });
+
+  it('input secrets: the entries configured with ${input:…} (before the extension resolves them)', () => {
+    assert.deepEqual(credentialInputsOf({ name: 's', type: 'stdio', command: 'node', env: { GITHUB_TOKEN: '${input:gh-token}', LOG: 'x', N: 3 } }), ['GITHUB_TOKEN']);
+    assert.deepEqual(credentialInputsOf({ name: 'r', type: 'http', url: 'https://x', headers: { Authorization: 'Bearer ${input:tok}', Accept: '*/*' } }), ['Authorization']);
+    const set = credentialsOf({ name: 'r', type: 'http', url: 'https://x', headers: { Authorization: 'Bearer resolved-value-1234' }, credentialInputs: ['Authorization'] }, redactor);
+    assert.deepEqual(set.entries.map((e) => [e.name, e.mode]), [['Authorization', 'input_secret']]);
+    assert.equal(set.mode, 'input_secret');
   });
 
   it('no credentials: mode none', () => {

@@ -48,3 +48,9 @@ export function targetOf(spec: ServerSpec): ServerTarget {
     ...(spec.headers ? { header_names: Object.keys(spec.headers) } : {}),
   };
 }
+
+/** Env entries and headers whose configured (unresolved) value holds a `${input:…}`: their mode is `input_secret`. */
+export function credentialInputsOf(spec: ServerSpec): string[] {
+  const entries = spec.type === 'stdio' ? Object.entries(spec.env ?? {}) : Object.entries(spec.headers ?? {});
+  return entries.filter(([, v]) => typeof v === 'string' && /\$\{input:[^}]+\}/.test(v)).map(([k]) => k);
+}

@@ -58,6 +58,18 @@ export interface EffectCounts {
 /** Returns the effect names the policy declares for a server's tool (governor's policy file, or any list). */
 export type DeclaredEffects = (server: string, tool: string) => readonly string[] | undefined;
 
+/** A policy's `tools` entries (`server` and `tool` are glob patterns), as declared effects: every matching entry's `sideEffects`, in order, once each. */
+export function declaredEffectsFrom(entries: ReadonlyArray<{ server?: string; tool?: string; sideEffects?: readonly string[] }>, matches: (pattern: string, value: string) => boolean): DeclaredEffects {
+  return (server, tool) => {
+    const out: string[] = [];
+    for (const e of entries) {
+      if (!e.sideEffects?.length) continue;
+      if ((e.server === undefined || matches(e.server, server)) && (e.tool === undefined || matches(e.tool, tool))) for (const n of e.sideEffects) if (!out.includes(n)) out.push(n);
+    }
+    return out.length ? out : undefined;
+  };
+}
+
 export class EffectAttributor {
   readonly counts: EffectCounts = { files_created: 0, files_modified: 0, files_deleted: 0, resources_updated: 0, resource_lists_changed: 0, declared: 0, transient_files: 0, unattributed: 0 };
   private recent: Array<Candidate & { endMono: number; connectionId: string }> = [];

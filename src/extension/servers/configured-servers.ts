@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { parseMcpConfig, resolveVariables, type InputDefinition } from '../../core/config/mcp-json';
-import type { ServerSpec } from '../../core/config/servers';
+import { credentialInputsOf, type ServerSpec } from '../../core/config/servers';
 import { Settings } from '../ids';
 
 /**
@@ -121,11 +121,6 @@ export async function resolveInputs(server: ConfiguredServer, secrets: vscode.Se
   return fromInputs.length ? { ...resolved, credentialInputs: fromInputs } : resolved;
 }
 
-/** Env entries and headers whose configured value holds a `${input:…}`: their credential mode is `input_secret`. */
-export function credentialInputsOf(spec: ServerSpec): string[] {
-  const entries = spec.type === 'stdio' ? Object.entries(spec.env ?? {}) : Object.entries(spec.headers ?? {});
-  return entries.filter(([, v]) => typeof v === 'string' && /\$\{input:[^}]+\}/.test(v)).map(([k]) => k);
-}
 
 /** The exact command line shown when asking for consent, and hashed to ask again when it changes. */
 export function launchLine(spec: ServerSpec): string {
