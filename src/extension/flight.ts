@@ -234,6 +234,12 @@ export class Flight implements vscode.Disposable {
     if (!this.recorderInstance) return;
     this.recorderInstance.capture = this.captureLevel();
     this.recorderInstance.redactor = this.redactor();
+    const watch = readSettings().recordSideEffects;
+    if (watch && !this.effects && this.storeRoot) this.effects = new WorkspaceEffects(this.recorderInstance, this.storeRoot);
+    if (!watch && this.effects) {
+      this.effects.dispose();
+      this.effects = undefined;
+    }
   }
 
   private redactorCache?: { key: string; redactor: Redactor };
