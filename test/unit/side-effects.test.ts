@@ -9,6 +9,7 @@ import { credentialFingerprint, credentialsOf } from '../../src/core/audit/crede
 import { credentialInputsOf } from '../../src/core/config/servers';
 import { Redactor } from '../../src/core/audit/redaction';
 import { declaredEffectsFrom } from '../../src/core/effects/attribution';
+import { checkPolicy } from '../../src/core/policy/policy';
 import { SideEffectLedger } from '../../src/core/effects/ledger';
 import { pathsNamedIn } from '../../src/core/effects/paths';
 import { exportSessionJsonlToString } from '../../src/core/export/jsonl';
@@ -171,6 +172,16 @@ describe('side-effect attribution (CallAssembler)', () => {
   it('declared effects on successful calls only', () => {
     assert.deepEqual(fx('create_issue', 0), [['declared', 'issue_created', 'declared', 0]]);
     assert.equal(byTool(calls, 'create_issue', 1).side_effects, undefined);
+  });
+
+  it('declared effects come from the policy file\'s sideEffects (server/tool globs) when no list is given', () => {
+    const policy = { document: checkPolicy({ tools: [{ server: 'f*', tool: 'create_*', sideEffects: ['issue_created', 'email_sent'] }] }, 'test policy'), sha256: '0'.repeat(64), source: 'file' as const };
+    const viaPolicy = assembleSession(fixture().items, { keepBodies: true, policy });
+    assert.deepEqual((byTool(viaPolicy.calls.values(), 'create_issue').side_effects ?? []).map((e) => [e.kind, e.name, e.attribution]), [
+      ['declared', 'issue_created', 'declared'],
+      ['declared', 'email_sent', 'declared'],
+    ]);
+    assert.equal(byTool(viaPolicy.calls.values(), 'create_issue', 1).side_effects, undefined);
   });
 
   it('never the store, and the read-only call has none', () => {

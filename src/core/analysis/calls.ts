@@ -25,7 +25,7 @@ export interface AssemblerOptions {
    * and export) instead of the one the session recorded (its `policy` record).
    */
   policy?: LoadedPolicy;
-  /** Side effects the policy declares per server/tool (src/core/effects/attribution.ts). */
+  /** Side effects declared per server/tool (src/core/effects/attribution.ts); default: the policy's `sideEffects`. */
   declaredEffects?: DeclaredEffects;
 }
 
@@ -91,7 +91,8 @@ export class CallAssembler {
   readonly effects: EffectAttributor;
 
   constructor(private readonly options: AssemblerOptions = { keepBodies: true }) {
-    this.effects = new EffectAttributor(options.declaredEffects);
+    // Without an explicit list, the policy in effect (explicit or recorded in the session) declares them.
+    this.effects = new EffectAttributor(options.declaredEffects ?? ((server, tool) => this.rules?.tool(server, tool).sideEffects));
     if (options.policy) {
       this.rules = new PolicyRules(options.policy.document);
       const p = options.policy;
