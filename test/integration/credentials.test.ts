@@ -146,7 +146,7 @@ describe('credentials: a client\'s own Authorization through the reverse proxy (
     const echoes = toolCalls([...a.calls.values()], 'echo');
     assert.equal(echoes.length, 2);
     for (const c of echoes) assert.equal(c.credentials?.mode, 'oauth');
-    const used = summarizeSession(a, { writerAlive: true }).credentials_used;
+    const used = summarizeSession(a, { writerAlive: true }).credentials_used ?? [];
     assert.equal(used.length, 1);
     assert.equal(used[0]!.mode, 'oauth');
     assert.deepEqual(used[0]!.fingerprints.Authorization, OAUTH_TOKENS.map((t) => markerFingerprint('authorization', `Bearer ${t}`)));

@@ -201,7 +201,7 @@ describe('side-effect attribution (CallAssembler)', () => {
       files_deleted: 2, // old name.txt, stray.log
       // Every tools/call but `read` (readOnlyHint and not open-world), failed calls included: they reached the server.
       api_calls_made: 8,
-      spend_incurred_usd: 0,
+      spend_incurred_usd: null, // no cost model
       resources_updated: 1,
       resource_lists_changed: 1,
       declared: 1,

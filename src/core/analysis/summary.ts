@@ -90,11 +90,13 @@ export interface SessionEventCounts {
  * annotations counts). `spend_incurred_usd` sums the calls' `cost_usd`.
  */
 export interface SideEffectsSummary {
-  files_created: number;
-  files_modified: number;
-  files_deleted: number;
+  /** The file counts are null when the session holds no file effect at all: not observed (no watcher), never a claimed zero. */
+  files_created: number | null;
+  files_modified: number | null;
+  files_deleted: number | null;
   api_calls_made: number;
-  spend_incurred_usd: number;
+  /** Null when no call was priced (no cost model). */
+  spend_incurred_usd: number | null;
   resources_updated: number;
   resource_lists_changed: number;
   declared: number;
@@ -145,7 +147,8 @@ export interface SessionSummary {
   /** See recovery.ts recoveryStatus and docs/recovery.md. */
   recovery_status: RecoveryStatus;
   side_effects_summary: SideEffectsSummary;
-  credentials_used: CredentialsUsed[];
+  /** Null when no connection was recorded with credential attribution. */
+  credentials_used: CredentialsUsed[] | null;
 }
 
 const DEFAULT_MAX_FAILURES = 100;
@@ -278,20 +281,25 @@ export function sideEffectsSummary(assembler: CallAssembler): SideEffectsSummary
   const k = assembler.effects.counts;
   let api_calls_made = 0;
   let spend = 0;
+  let priced = false;
   for (const call of assembler.calls.values()) {
-    if (call.cost_usd !== undefined && Number.isFinite(call.cost_usd)) spend += call.cost_usd;
+    if (call.cost_usd !== undefined && Number.isFinite(call.cost_usd)) {
+      spend += call.cost_usd;
+      priced = true;
+    }
     if (call.method !== 'tools/call' || call.direction !== 'client_to_server') continue;
     if (call.answered_by_recorder && (call.error?.error_class === 'policy_denied' || call.error?.error_class === 'spend_limit')) continue;
     const a = assembler.connection(call.connection_id)?.tools?.find((t) => t.name === call.tool)?.annotations;
     if (a?.readOnlyHint === true && a?.openWorldHint === false) continue;
     api_calls_made++;
   }
+  const observed = k.files_created + k.files_modified + k.files_deleted + k.transient_files > 0;
   return {
-    files_created: k.files_created,
-    files_modified: k.files_modified,
-    files_deleted: k.files_deleted,
+    files_created: observed ? k.files_created : null,
+    files_modified: observed ? k.files_modified : null,
+    files_deleted: observed ? k.files_deleted : null,
     api_calls_made,
-    spend_incurred_usd: Math.round(spend * 1e6) / 1e6,
+    spend_incurred_usd: priced ? Math.round(spend * 1e6) / 1e6 : null,
     resources_updated: k.resources_updated,
     resource_lists_changed: k.resource_lists_changed,
     declared: k.declared,
@@ -301,7 +309,7 @@ export function sideEffectsSummary(assembler: CallAssembler): SideEffectsSummary
 }
 
 /** Per server name, in order of first connection; connections recorded without credentials are left out. */
-export function credentialsUsed(connections: ConnectionInfo[]): CredentialsUsed[] {
+export function credentialsUsed(connections: ConnectionInfo[]): CredentialsUsed[] | null {
   const byServer = new Map<string, CredentialsUsed>();
   for (const c of connections) {
     if (!c.credentials) continue;
@@ -317,7 +325,7 @@ export function credentialsUsed(connections: ConnectionInfo[]): CredentialsUsed[
       u.mode = CREDENTIAL_MODE_ORDER.find((m) => modes.includes(m)) ?? 'none';
     }
   }
-  return [...byServer.values()];
+  return connections.some((c) => c.credentials) ? [...byServer.values()] : null;
 }
 
 /**
@@ -440,15 +448,15 @@ export function formatSummaryText(s: SessionSummary, options: { width?: number }
   for (const line of formatSpendLines(s.spend)) row(line[0], line[1]);
   const fx = s.side_effects_summary;
   const effects: Array<[string, number]> = [
-    ['created', fx.files_created],
-    ['modified', fx.files_modified],
-    ['deleted', fx.files_deleted],
+    ['created', fx.files_created ?? 0],
+    ['modified', fx.files_modified ?? 0],
+    ['deleted', fx.files_deleted ?? 0],
     ['resource updates', fx.resources_updated + fx.resource_lists_changed],
     ['declared', fx.declared],
   ];
   // Only when something was observed: without a watcher there is nothing to say about files.
   if (effects.some(([, n]) => n > 0)) row('Effects', `files ${effects.slice(0, 3).map(([k, n]) => `${k} ${n}`).join('  ')}${effects.slice(3).filter(([, n]) => n > 0).map(([k, n]) => `  ${k} ${n}`).join('')}  api calls ${fx.api_calls_made}${fx.spend_incurred_usd ? `  spend $${fx.spend_incurred_usd}` : ''}`);
-  s.credentials_used.forEach((u, i) => {
+  (s.credentials_used ?? []).forEach((u, i) => {
     const names = u.names.map((n) => `${n} (${(u.fingerprints[n] ?? []).join(', ')})`).join(', ');
     row(i === 0 ? 'Credentials' : '', `${u.server}: ${u.mode}${names ? ` ${names}` : ''}`);
   });
