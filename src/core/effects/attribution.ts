@@ -74,6 +74,8 @@ export class EffectAttributor {
   readonly counts: EffectCounts = { files_created: 0, files_modified: 0, files_deleted: 0, resources_updated: 0, resource_lists_changed: 0, declared: 0, transient_files: 0, unattributed: 0 };
   private recent: Array<Candidate & { endMono: number; connectionId: string }> = [];
   private readonly named = new WeakMap<Call, { root: string; paths: Set<string> }>();
+  /** The calls each recent file creation was attached to, to undo it when the file turns out temporary. */
+  private readonly creations = new Map<string, Call[]>();
 
   constructor(private readonly declared?: DeclaredEffects) {}
 
@@ -102,16 +104,30 @@ export class EffectAttributor {
     const createdBy = (call: Call) => call.side_effects?.find((e) => e.kind === 'file_created' && e.path === r.path);
     if (r.effect !== 'file_created' && targets.calls.length > 0 && targets.calls.every((c) => createdBy(c.call))) {
       if (r.effect === 'file_modified') return [];
-      for (const c of targets.calls) c.call.side_effects = c.call.side_effects!.filter((e) => e !== createdBy(c.call));
-      for (const c of targets.calls) if (c.call.side_effects?.length === 0) delete c.call.side_effects;
+    }
+    // A deletion, attributed to a call that created the file: a temporary file. Its creation goes from
+    // every call it was given to (some may have left the settle window since).
+    const creators = this.creations.get(r.path);
+    if (r.effect === 'file_deleted' && creators && creators.some((k) => targets.calls.some((c) => c.call === k))) {
+      this.creations.delete(r.path);
+      for (const k of creators) {
+        k.side_effects = k.side_effects?.filter((e) => !(e.kind === 'file_created' && e.path === r.path));
+        if (k.side_effects?.length === 0) delete k.side_effects;
+      }
       this.counts.files_created--;
       this.counts.transient_files++;
-      return targets.calls.map((c) => c.call);
+      return creators;
     }
     if (r.effect === 'file_created') this.counts.files_created++;
     else if (r.effect === 'file_modified') this.counts.files_modified++;
     else this.counts.files_deleted++;
-    return this.attach(candidates, targets, base);
+    const attached = this.attach(candidates, targets, base);
+    if (r.effect === 'file_created' && attached.length) {
+      // Bounded: a creation stays a candidate for "temporary" until the next effect beyond the longest window.
+      this.creations.set(r.path, attached);
+      if (this.creations.size > 10_000) this.creations.delete(this.creations.keys().next().value as string);
+    }
+    return attached;
   }
 
   /** A resources/updated or resources/list_changed notification from a server. */

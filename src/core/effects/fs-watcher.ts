@@ -28,12 +28,14 @@ import { isInside } from './paths';
 /** How long the CLI waits at shutdown for the last events of the last call to arrive. */
 export const SETTLE_WAIT_MS = 100;
 const MAX_KNOWN = 200_000;
+const RECHECK_MS = 2000;
 
 export class FsWorkspaceWatcher {
   private readonly root: string;
   /** Known paths: whether a folder, and the file's mtime/size when last reported (a later event with the same is no change). */
   private readonly known = new Map<string, { dir: boolean; sig?: string }>();
   private watcher?: fs.FSWatcher;
+  private readonly recentlyCreated = new Map<string, number>();
   private truncated = false;
 
   constructor(
@@ -50,7 +52,16 @@ export class FsWorkspaceWatcher {
     this.watcher = fs.watch(this.root, { recursive: true }, (_type, name) => {
       if (name === null) return;
       const p = path.resolve(this.root, name.toString());
-      if (!this.excluded(p)) this.check(p);
+      if (this.excluded(p)) return;
+      this.check(p);
+      // A rename's event for the old name can be merged away (an atomic edit renaming its temporary
+      // file over the target): files created an instant ago beside this one are looked at again.
+      const dir = path.dirname(p);
+      const now = Date.now();
+      for (const [q, t] of this.recentlyCreated) {
+        if (now - t > RECHECK_MS) this.recentlyCreated.delete(q);
+        else if (q !== p && path.dirname(q) === dir && !fs.existsSync(q)) this.check(q);
+      }
     });
     this.watcher.on('error', () => undefined);
   }
@@ -80,6 +91,7 @@ export class FsWorkspaceWatcher {
       const sig = isDir ? undefined : signature(st);
       if (was === undefined) {
         this.remember(p, isDir, sig);
+        if (!isDir) this.recentlyCreated.set(p, Date.now());
         this.ledger.observe(this.truncated ? 'file_modified' : 'file_created', p, this.root, 'fs.watch', isDir);
         if (isDir) for (const child of this.scan(p, true)) this.ledger.observe('file_created', child.path, this.root, 'fs.watch', child.dir);
       } else if (!isDir && was.sig !== sig) {
