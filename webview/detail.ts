@@ -109,6 +109,8 @@ export class DetailPane {
     sections.push(section('progress', `Progress (${d.progress.length})`, this.attached(d.progress, 'progress'), d.progress.length > 0 && d.progress.length <= 20));
     sections.push(section('logs', `Log messages (${d.logs.length})`, this.attached(d.logs, 'log'), d.logs.length > 0 && d.logs.length <= 20));
     if (d.nested.length) sections.push(section('nested', `Nested calls (${d.nested.length})`, this.nested(d.nested), true));
+    if (d.side_effects?.length) sections.push(section('effects', `Side effects (${d.side_effects.length + (d.side_effects_omitted ?? 0)})`, this.effects(d), true));
+    if (d.credentials) sections.push(section('credentials', 'Credentials', credentialsView(d.credentials), false));
     sections.push(section('raw', `Raw JSON-RPC messages (${d.raw.length})`, this.raw(d.raw), false));
     replace(this.body, ...sections);
     if (keepOpen) for (const el of this.body.querySelectorAll<HTMLDetailsElement>('details[data-section]')) {
@@ -262,6 +264,28 @@ export class DetailPane {
     return ul;
   }
 
+  private effects(d: CallDetail): HTMLElement {
+    const ul = h('ul', { class: 'effects' });
+    for (const e of (d.side_effects ?? []).slice(0, 1000)) {
+      const what = e.path ?? e.uri ?? e.name ?? '';
+      const others = e.in_flight.filter((id) => id !== d.row.call_id);
+      const how = e.attribution === 'named_in_arguments' ? 'named in the arguments' : e.attribution === 'declared' ? 'declared in the policy' : 'observed while in flight';
+      ul.appendChild(
+        h('li', null,
+          h('span', { class: 'effect-kind' }, EFFECT_LABELS[e.kind] ?? clip(e.kind, 40)),
+          e.directory ? ' (folder)' : '',
+          ' ',
+          h('code', { class: 'effect-target' }, clip(what, 1000)),
+          ' ',
+          h('span', { class: `chip effect-${e.attribution}`, title: e.attribution }, how),
+          others.length ? h('span', { class: 'muted' }, ` · with ${plural(others.length, 'other call')} in flight: ${clip(others.join(', '), 400)}`) : null,
+          h('span', { class: 'muted' }, ` · ${clockFromIso(e.ts)}`)),
+      );
+    }
+    if (d.side_effects_omitted) ul.appendChild(h('li', { class: 'muted' }, `… ${count(d.side_effects_omitted)} more not kept`));
+    return ul;
+  }
+
   private raw(list: RawMessageView[]): HTMLElement {
     if (!list.length) return h('p', { class: 'muted' }, 'No messages.');
     const wrap = h('div', { class: 'raw-list' });
@@ -285,6 +309,23 @@ export class DetailPane {
     if (list.length > 1000) wrap.appendChild(h('p', { class: 'muted' }, `… ${count(list.length - 1000)} more not shown`));
     return wrap;
   }
+}
+
+const EFFECT_LABELS: Record<string, string> = {
+  file_created: 'created',
+  file_modified: 'modified',
+  file_deleted: 'deleted',
+  resource_updated: 'resource updated',
+  resource_list_changed: 'resource list changed',
+  declared: 'declared',
+};
+
+function credentialsView(c: NonNullable<CallDetail['credentials']>): HTMLElement {
+  const dl = h('dl', { class: 'kv' });
+  dl.appendChild(kv('Mode', c.mode));
+  dl.appendChild(kv('Set', c.set_id));
+  c.names.forEach((n, i) => dl.appendChild(kv(n, `fingerprint ${c.fingerprints[i] ?? '?'}`)));
+  return dl;
 }
 
 function section(key: string, title: string, content: Node, open: boolean): HTMLElement {

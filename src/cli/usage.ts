@@ -18,7 +18,7 @@ export function storeDir(flag: string | undefined): string {
 export const GLOBAL_HELP = `mcp-flight — records every message between MCP clients and MCP servers.
 
 Usage:
-  mcp-flight record  [--store DIR] [--name NAME] [--policy FILE] -- COMMAND [ARGS...]
+  mcp-flight record  [--store DIR] [--name NAME] [--policy FILE] [--watch DIR]... -- COMMAND [ARGS...]
   mcp-flight record  [--store DIR] [--name NAME] [--policy FILE] --url URL [--header "K: V"]... [--transport http|sse]
   mcp-flight serve   [--store DIR] [--port N] [--config FILE] [--policy FILE]
   mcp-flight sessions [--store DIR] [--json]

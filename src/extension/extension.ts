@@ -81,7 +81,7 @@ export function activate(context: vscode.ExtensionContext): FlightApi {
     ...registerOtherClients(ctx),
     scheduleRetention(ctx),
     vscode.workspace.onDidChangeConfiguration((e) => {
-      if (e.affectsConfiguration(`${Settings.section}.${Settings.captureLevel}`) || e.affectsConfiguration(`${Settings.section}.redaction`)) flight.applySettings();
+      if (e.affectsConfiguration(`${Settings.section}.${Settings.captureLevel}`) || e.affectsConfiguration(`${Settings.section}.redaction`) || e.affectsConfiguration(`${Settings.section}.${Settings.recordSideEffects}`)) flight.applySettings();
       if (e.affectsConfiguration(`${Settings.section}.redaction`)) mirror(output);
       if (e.affectsConfiguration(Settings.section)) warnAboutWorkspaceOverrides(output);
       if (e.affectsConfiguration(`${Settings.section}.otlp`)) flight.applyOtlpSettings();

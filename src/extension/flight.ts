@@ -18,6 +18,7 @@ import type { OtlpLivePush } from '../core/export/otlp-push';
 import { ensureStore } from '../core/store/layout';
 import type { Store, StoreChange } from '../core/store/store';
 import { runtime } from './lazy';
+import { WorkspaceEffects } from './effects-watcher';
 import { readOtlpSettings, readSecuritySettings, readSettings } from './settings';
 
 /**
@@ -38,6 +39,8 @@ export class Flight implements vscode.Disposable {
   private endpointPromise?: Promise<RecordingHttpEndpoint>;
   private readonly handles = new Map<string, { spec: ServerSpec; handle: EndpointServerHandle; fingerprint: string }>();
   private watch?: CoreDisposable;
+  /** Workspace file changes, journaled as side effects of the calls in flight. */
+  private effects?: WorkspaceEffects;
   private readonly changeEmitter = new vscode.EventEmitter<StoreChange>();
   /** The store saw new or changed calls (from this window or any other recorder writing into it). */
   readonly onDidChange = this.changeEmitter.event;
@@ -114,6 +117,7 @@ export class Flight implements vscode.Disposable {
       this.output.info(`recording session ${this.recorderInstance.sessionId} into ${root}`);
       this.startOtlpPush(this.recorderInstance);
       this.applyPolicy(this.recorderInstance, root);
+      if (readSettings().recordSideEffects) this.effects = new WorkspaceEffects(this.recorderInstance, root);
       // The views follow the store, so it opens as soon as there is something to show.
       setTimeout(() => void this.store().catch(() => undefined), 0);
     }
@@ -235,6 +239,12 @@ export class Flight implements vscode.Disposable {
     if (!this.recorderInstance) return;
     this.recorderInstance.capture = this.captureLevel();
     this.recorderInstance.redactor = this.redactor();
+    const watch = readSettings().recordSideEffects;
+    if (watch && !this.effects && this.storeRoot) this.effects = new WorkspaceEffects(this.recorderInstance, this.storeRoot);
+    if (!watch && this.effects) {
+      this.effects.dispose();
+      this.effects = undefined;
+    }
   }
 
   private redactorCache?: { key: string; redactor: Redactor };
@@ -458,6 +468,7 @@ export class Flight implements vscode.Disposable {
     if (this.disposed) return;
     this.disposed = true;
     if (this.endpointPromise) await (await this.endpointPromise).close().catch(() => undefined);
+    this.effects?.dispose();
     this.otlp?.beforeEnd();
     this.alertEngine?.dispose();
     this.recorderInstance?.end('VS Code window closed');

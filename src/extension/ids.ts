@@ -48,6 +48,7 @@ export const Settings = {
   inputs: 'inputs',
   storePath: 'storePath',
   captureLevel: 'captureLevel',
+  recordSideEffects: 'recordSideEffects',
   disabledServers: 'disabledServers',
   retentionMaxAgeDays: 'retention.maxAgeDays',
   retentionMaxSizeMB: 'retention.maxSizeMB',

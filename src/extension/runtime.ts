@@ -7,6 +7,7 @@
 export { Recorder } from '../core/recording/recorder';
 export { RecordingHttpEndpoint } from '../core/recording/upstream/http-endpoint';
 export { JournalWriter } from '../core/store/journal';
+export { SideEffectLedger } from '../core/effects/ledger';
 export { openStore } from '../core/store/store';
 export { exportSessionJson } from '../core/export/session-json';
 export { exportSessionJsonl } from '../core/export/jsonl';

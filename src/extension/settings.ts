@@ -18,6 +18,8 @@ export interface FlightSettings {
   redaction: RedactionSettings;
   /** `mcpFlight.policy` from user settings only (an inline policy or a file path); undefined when unset. */
   policy: unknown;
+  /** Protected: a cloned repository must not turn off the record of what its tools change. */
+  recordSideEffects: boolean;
 }
 
 /**
@@ -47,6 +49,8 @@ export const PROTECTED_SETTINGS: readonly string[] = [
   Settings.highFrequencyWindowSeconds,
   Settings.highFrequencyThreshold,
   Settings.notifyMinSeverity,
+  // Nor stop the record of the files its tools change (docs/side-effects.md).
+  Settings.recordSideEffects,
 ];
 
 /** A protected setting's value from user (or remote-machine) settings, else its default; never a workspace's. */
@@ -87,6 +91,7 @@ export function readSettings(scope?: vscode.ConfigurationScope): FlightSettings 
     },
     // Machine-scoped, and read from user settings only: a workspace must not be able to set its own policy.
     policy: c.inspect(Settings.policy)?.globalValue,
+    recordSideEffects: userLevel<boolean>(c, Settings.recordSideEffects) !== false,
   };
 }
 

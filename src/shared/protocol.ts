@@ -96,6 +96,23 @@ export interface CallDetail {
   answered_by_recorder: boolean;
   /** The alerts counted in `row.alerts`. */
   alerts?: AlertView[];
+  /** What the call changed (docs/side-effects.md); paths and URIs are shown as text. */
+  side_effects?: SideEffectView[];
+  side_effects_omitted?: number;
+  /** The credential set the call ran under: names and fingerprints, never values. */
+  credentials?: { set_id: string; mode: string; names: string[]; fingerprints: string[] };
+}
+
+export interface SideEffectView {
+  kind: string;
+  path?: string;
+  uri?: string;
+  name?: string;
+  directory?: boolean;
+  attribution: 'named_in_arguments' | 'observed_during' | 'declared';
+  /** Call ids of every call in flight when it was seen. */
+  in_flight: string[];
+  ts: string;
 }
 
 export interface SessionView {

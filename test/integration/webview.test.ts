@@ -290,6 +290,38 @@ describe('timeline webview in Chromium', () => {
     await p.close();
   });
 
+  test('detail pane: side effects with their attribution, and the credential set', async () => {
+    const calls = twoServers();
+    const p = await openWith(calls);
+    const write = calls[2]!;
+    const ts = new Date(T0 + 3100).toISOString();
+    await setDetails(p, [
+      fullDetail(write, {
+        side_effects: [
+          { kind: 'file_created', path: '/ws/notes/todo.md', attribution: 'named_in_arguments', in_flight: ['a2'], ts },
+          { kind: 'file_modified', path: '/ws/build/out.js', attribution: 'observed_during', in_flight: ['a2', 'b2'], ts },
+          { kind: 'declared', name: 'issue_created', attribution: 'declared', in_flight: [], ts },
+        ],
+        side_effects_omitted: 2,
+        credentials: { set_id: 'c1/1', mode: 'env', names: ['GITHUB_TOKEN'], fingerprints: ['3397cd'] },
+      }),
+    ]);
+    await p.page.click('#tb-2');
+    await p.until('!!document.querySelector(".detail [data-section=effects]")');
+    const effects = await p.eval<string[]>('Array.from(document.querySelectorAll(".detail ul.effects > li")).map(function (li) { return li.textContent; })');
+    assert.equal(effects.length, 4);
+    assert.match(effects[0]!, /^created \/ws\/notes\/todo\.md named in the arguments · /);
+    assert.match(effects[1]!, /^modified \/ws\/build\/out\.js observed while in flight · with 1 other call in flight: b2 · /);
+    assert.match(effects[2]!, /^declared issue_created declared in the policy/);
+    assert.match(effects[3]!, /2 more not kept/);
+    assert.match(await p.eval<string>('document.querySelector(".detail [data-section=effects] > summary").textContent'), /Side effects \(5\)/);
+    await p.page.click('.detail details[data-section=credentials] > summary');
+    const creds = await p.eval<string>('document.querySelector(".detail [data-section=credentials]").textContent');
+    for (const s of ['Mode', 'env', 'c1/1', 'GITHUB_TOKEN', 'fingerprint 3397cd']) assert.ok(creds.includes(s), `credentials show "${s}"`);
+    await noErrors(p);
+    await p.close();
+  });
+
   test('read-only recordings disable Replay; an unknown call shows the host error', async () => {
     const calls = twoServers();
     const p = await openWith(calls, { readOnly: true });

@@ -512,7 +512,8 @@ describe('session export: streaming', () => {
       const r = fn(s.items, (c) => chunks.push(c), { chunkSize: 1024 });
       assert.equal(chunks.join(''), expected);
       assert.ok(chunks.length > 10, `${chunks.length} chunks`);
-      for (const c of chunks.slice(0, -1)) assert.ok(c.length >= 1024 && c.length < 1024 + 2048, `chunk of ${c.length}`);
+      // A chunk closes at the first piece that reaches the size: at most one piece (the summary line is the largest, ≈ 3 KB) past it.
+      for (const c of chunks.slice(0, -1)) assert.ok(c.length >= 1024 && c.length < 1024 + 4096, `chunk of ${c.length}`);
       assert.equal(r.calls, 16);
       assert.equal(r.events, s.records.length);
       assert.equal(r.summary.terminal_state, 'partial_success');

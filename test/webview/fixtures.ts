@@ -136,6 +136,11 @@ export function hostileDetail(r: CallRow): CallDetail {
       { seq: 1, ts: HOSTILE.script, dir: 'client_to_server', text: JSON.stringify({ jsonrpc: '2.0', id: 1, method: HOSTILE.script, params: { x: HOSTILE.img } }), truncated: false },
       { seq: 2, ts: new Date(T0).toISOString(), dir: 'server_to_client', text: `${HOSTILE.ansi}${HOSTILE.iframe}not json`, truncated: true },
     ],
+    side_effects: [
+      { kind: 'file_created', path: `/ws/${HOSTILE.script}`, attribution: 'named_in_arguments', in_flight: [r.call_id, HOSTILE.img], ts: new Date(T0).toISOString() },
+      { kind: HOSTILE.iframe, uri: HOSTILE.js, attribution: 'observed_during', in_flight: [], ts: HOSTILE.style },
+    ],
+    credentials: { set_id: HOSTILE.svgInline, mode: HOSTILE.ansi, names: [HOSTILE.img], fingerprints: [HOSTILE.bidi] },
   });
 }
 

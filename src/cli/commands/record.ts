@@ -1,4 +1,7 @@
+import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
+import { FsWorkspaceWatcher, SETTLE_WAIT_MS } from '../../core/effects/fs-watcher';
+import { SideEffectLedger } from '../../core/effects/ledger';
 import type { ServerSpec } from '../../core/config/servers';
 import { targetOf } from '../../core/config/servers';
 import { openDownstream } from '../../core/recording/downstream';
@@ -14,8 +17,8 @@ import { ALERT_HELP, ALERT_OPTIONS, startAlerts } from '../alerts';
 import { storeDir, UsageError } from '../usage';
 
 const HELP = `Usage:
-  mcp-flight record [--store DIR] [--name NAME] [--timeout-ms N] [--redaction FILE] [--policy FILE] -- COMMAND [ARGS...]
-  mcp-flight record [--store DIR] [--name NAME] [--timeout-ms N] [--redaction FILE] [--policy FILE] --url URL [--header "K: V"]... [--transport http|sse]
+  mcp-flight record [--store DIR] [--name NAME] [--timeout-ms N] [--redaction FILE] [--policy FILE] [--watch DIR]... -- COMMAND [ARGS...]
+  mcp-flight record [--store DIR] [--name NAME] [--timeout-ms N] [--redaction FILE] [--policy FILE] [--watch DIR]... --url URL [--header "K: V"]... [--transport http|sse]
 
 Acts as a stdio MCP server for the client that starts it, launches (or connects to) the real
 server, and records every message in both directions into the store. Nothing but protocol bytes
@@ -32,6 +35,8 @@ Options:
   --url URL          record a remote server instead of launching a command
   --header "K: V"    a header for the remote server (repeatable)
   --transport T      http (Streamable HTTP, default) or sse (legacy)
+  --watch DIR        record files created, modified and deleted in DIR (recursively) as side
+                     effects of the tool calls in flight (repeatable; the store is never watched)
 ${OTLP_HELP}
 ${POLICY_HELP}
 ${ALERT_HELP}`;
@@ -47,6 +52,7 @@ const OPTIONS = {
   ...OTLP_OPTIONS,
   policy: { type: 'string' },
   ...ALERT_OPTIONS,
+  watch: { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' },
   // Marks an entry the extension wrapped in another client's config, so it can be unwrapped.
   'mcp-flight-wrapped': { type: 'boolean' },
@@ -88,8 +94,9 @@ export async function recordCommand(argv: string[]): Promise<number> {
   const gate = governRecording(recorder, ownPolicy, store, 'record');
   const alerts = startAlerts(recorder, values, 'mcp-flight record');
   const gated = composeGates(alerts.gate, gate);
+  const watchers = startWatchers(values.watch ?? [], recorder, store);
   const target = targetOf(spec);
-  const connection = recorder.openConnection(target, 'stdio');
+  const connection = recorder.openConnection(target, 'stdio', spec);
   const downstream = openDownstream(spec, connection);
   const proxy = new RecordingProxy({
     upstream: new StdioUpstreamChannel(),
@@ -107,6 +114,11 @@ export async function recordCommand(argv: string[]): Promise<number> {
   process.once('SIGHUP', stop);
   await proxy.start();
   const reason = await closed;
+  if (watchers.length) {
+    // Watchers report a change a few milliseconds after it: let the last ones arrive.
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_WAIT_MS));
+    for (const w of watchers) w.close();
+  }
   push?.beforeEnd();
   alerts.engine.dispose();
   recorder.end(reason);
@@ -115,6 +127,23 @@ export async function recordCommand(argv: string[]): Promise<number> {
   await push?.shutdown();
   // Mirror the server's exit code, as the client would have seen it without the recorder.
   return downstream.exitCode ?? 0;
+}
+
+function startWatchers(dirs: string[], recorder: Recorder, store: string): FsWorkspaceWatcher[] {
+  if (!dirs.length) return [];
+  const ledger = new SideEffectLedger({ sink: recorder, exclude: [store] });
+  return dirs.map((dir) => {
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(dir);
+    } catch {
+      throw new UsageError(`--watch "${dir}": no such folder`);
+    }
+    if (!st.isDirectory()) throw new UsageError(`--watch "${dir}" is not a folder`);
+    const w = new FsWorkspaceWatcher(dir, ledger, [store]);
+    w.start();
+    return w;
+  });
 }
 
 function serverSpec(values: { name?: string; url?: string; header?: string[]; transport?: string }, command: string[]): ServerSpec {

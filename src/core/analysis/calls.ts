@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { canonicalize } from '../audit/canonical';
-import type { AttachedMessage, Call, ConnectionInfo, JournalLocation, SessionInfo } from '../model/calls';
+import type { AttachedMessage, Call, CallCredentials, ConnectionInfo, JournalLocation, SessionInfo } from '../model/calls';
 import { idKey, RecorderErrorCode } from '../model/jsonrpc';
 import type { AlertRecord, Direction, JournalRecord, JsonRpcId, MessageEnvelope, PolicyRecord, SpendRecord } from '../model/records';
 import { reportedCostUsd } from '../policy/cost';
@@ -8,6 +8,7 @@ import { checkPolicy, type LoadedPolicy } from '../policy/policy';
 import { PolicyRules } from '../policy/rules';
 import { classifyFailure, type FailureFacts } from './errors';
 import { effectTags } from './reversibility';
+import { EffectAttributor, type Candidate, type DeclaredEffects } from '../effects/attribution';
 
 /**
  * Turns one session's journal records, in order, into calls: every request paired with its
@@ -24,6 +25,8 @@ export interface AssemblerOptions {
    * and export) instead of the one the session recorded (its `policy` record).
    */
   policy?: LoadedPolicy;
+  /** Side effects declared per server/tool (src/core/effects/attribution.ts); default: the policy's `sideEffects`. */
+  declaredEffects?: DeclaredEffects;
 }
 
 /** A policy record as the assembler saw it: what governed the session, and what did not. */
@@ -57,6 +60,8 @@ interface ConnState {
    * than the status alone. Keyed by request id, the status as value.
    */
   httpDeferred?: Map<string, number>;
+  /** The credential set calls made now run under. */
+  credentials?: CallCredentials;
 }
 
 export class CallAssembler {
@@ -84,7 +89,12 @@ export class CallAssembler {
   /** Identity of the policy in effect: the explicit one, else the last applied one the session recorded. */
   policyInEffect?: { source: LoadedPolicy['source']; path?: string; sha256: string; explicit: boolean };
 
+  /** Side effects: file changes, resource notifications and declared effects, tied to calls. */
+  readonly effects: EffectAttributor;
+
   constructor(private readonly options: AssemblerOptions = { keepBodies: true }) {
+    // Without an explicit list, the policy in effect (explicit or recorded in the session) declares them.
+    this.effects = new EffectAttributor(options.declaredEffects ?? ((server, tool) => this.rules?.tool(server, tool).sideEffects));
     if (options.policy) {
       this.rules = new PolicyRules(options.policy.document);
       const p = options.policy;
@@ -216,6 +226,15 @@ export class CallAssembler {
         if (call) (this.touch(call).alerts ??= []).push(r.alert_id);
         return;
       }
+      case 'credentials': {
+        const c = this.conn(r.connection_id);
+        (c.info.credentials ??= []).push({ set_id: r.set_id, mode: r.mode, entries: r.entries, since: r.ts });
+        c.credentials = { set_id: r.set_id, mode: r.mode, names: r.entries.map((e) => e.name), fingerprints: r.entries.map((e) => e.fingerprint) };
+        return;
+      }
+      case 'side_effect':
+        for (const call of this.effects.file(r, this.inFlight())) this.touch(call);
+        return;
       case 'timeout':
       case 'gate_decision':
       case 'otlp_push':
@@ -264,6 +283,9 @@ export class CallAssembler {
             this.finish(c, call, 'cancelled', seq, ts, mono);
           }
         }
+      } else if (dir === 'server_to_client' && (env.method === 'notifications/resources/updated' || env.method === 'notifications/resources/list_changed')) {
+        const uri = (params as { uri?: unknown } | undefined)?.uri;
+        for (const call of this.effects.resource(connectionId, env.method, typeof uri === 'string' ? uri : undefined, seq, ts, mono, this.inFlight())) this.touch(call);
       } else if (env.method === 'notifications/initialized') {
         // nothing to attach
       }
@@ -356,6 +378,8 @@ export class CallAssembler {
         this.linkRetry(call, mono);
       }
     }
+    if (c.credentials) call.credentials = c.credentials;
+    if (isTool && input !== undefined) toolArgs.set(call, input);
     startMono.set(call, mono);
     const token = (params?._meta as { progressToken?: unknown } | undefined)?.progressToken;
     if (token !== undefined) progressTokens.set(call, token);
@@ -384,6 +408,7 @@ export class CallAssembler {
     if (outcome === 'cancelled' && !call.error) call.error = classifyFailure({ cancelled: true, ...this.scope(c, call) }, this.rules);
     this.rememberOutcome(call, mono);
     c.open[call.direction].delete(idKey(call.request_id));
+    if (this.effects.ended(call, toolArgs.get(call), mono)) this.touch(call);
     if (c.lastOpenClientCall === call) {
       const open = [...c.open.client_to_server.values()];
       c.lastOpenClientCall = open[open.length - 1];
@@ -520,6 +545,13 @@ export class CallAssembler {
     this.finish(c, call, call.error.error_class === 'timeout' ? 'timeout' : 'error', seq, ts, mono);
   }
 
+  /** Client→server calls open on any connection, with their arguments, for effect attribution. */
+  private inFlight(): Candidate[] {
+    const out: Candidate[] = [];
+    for (const c of this.connections.values()) for (const call of c.open.client_to_server.values()) out.push({ call, args: toolArgs.get(call) });
+    return out;
+  }
+
   private touch(call: Call): Call {
     this.touched.add(call);
     return call;
@@ -569,6 +601,8 @@ export function callIdentity(server: string, tool: string, args: unknown): strin
     return undefined;
   }
 }
+/** A tool call's arguments, for side-effect attribution, even when bodies are not kept on the call. */
+const toolArgs = new WeakMap<Call, unknown>();
 
 /** Assembles one session in a single pass. */
 export function assembleSession(records: Iterable<{ record: JournalRecord; location?: JournalLocation }>, options?: AssemblerOptions): CallAssembler {

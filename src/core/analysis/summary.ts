@@ -5,6 +5,8 @@ import { agentId } from './calls';
 import { ERROR_CLASS_RULES } from './errors';
 import { spendOf, type SpendSummary } from './spend';
 import { analyzeFailures, recoveryStatus, type LaterCompletion, type RecoveryStatus } from './recovery';
+import { CREDENTIAL_MODE_ORDER } from '../audit/credentials';
+import type { CredentialMode } from '../model/records';
 
 /**
  * One session at a glance: the counts operators ask for first (how many tool calls, how many
@@ -31,19 +33,6 @@ export interface SessionSummaryFacts {
   maxFailures?: number;
   /** Failed or in-flight calls whose work a later session completed (recovery.ts findLaterCompletions): they make `recovery_status` `resumed`. */
   completedLater?: ReadonlyMap<string, LaterCompletion>;
-}
-
-/**
- * What the session did to the world. Filled by the side-effect ledger (files, API calls) and the
- * spend governor (spend); null means "not observed" — never a claimed zero: the CLI sees files
- * only with `--watch`, and spend only with a cost model.
- */
-export interface SideEffectsSummary {
-  files_created: number | null;
-  files_modified: number | null;
-  files_deleted: number | null;
-  api_calls_made: number | null;
-  spend_incurred_usd: number | null;
 }
 
 export interface ServerSummary {
@@ -93,6 +82,39 @@ export interface SessionEventCounts {
   spawn_errors: number;
 }
 
+/**
+ * What the session changed (docs/side-effects.md). Files count `side_effect` records (each once,
+ * however many calls it was attributed to). `api_calls_made` counts the tools/call requests that
+ * reached the server (not refused by the recorder's gate) to tools that may act on the world: any
+ * tool whose latest tools/list annotations do not say both `readOnlyHint: true` and
+ * `openWorldHint: false` (MCP's defaults are not read-only and open world, so a tool without
+ * annotations counts). `spend_incurred_usd` sums the calls' `cost_usd`.
+ */
+export interface SideEffectsSummary {
+  /** The file counts are null when the session holds no file effect at all: not observed (no watcher), never a claimed zero. */
+  files_created: number | null;
+  files_modified: number | null;
+  files_deleted: number | null;
+  api_calls_made: number;
+  /** Null when no call was priced (no cost model). */
+  spend_incurred_usd: number | null;
+  resources_updated: number;
+  resource_lists_changed: number;
+  declared: number;
+  /** Files a call created and deleted again (temporary files): in no other count. */
+  transient_files: number;
+  /** Effects seen while no tool call was in flight (counted above, attached to no call). */
+  unattributed: number;
+}
+
+/** One server's credentials over the session: the strongest mode, and the fingerprints seen per name (docs/credentials.md). */
+export interface CredentialsUsed {
+  server: string;
+  mode: CredentialMode;
+  names: string[];
+  fingerprints: Record<string, string[]>;
+}
+
 export interface SessionSummary {
   session_id: string;
   /** Null only for a damaged journal that lost the session_start record. */
@@ -125,9 +147,9 @@ export interface SessionSummary {
   recovered_failures: number;
   /** See recovery.ts recoveryStatus and docs/recovery.md. */
   recovery_status: RecoveryStatus;
-  /** Credentials per server (mode, names, keyed fingerprints); filled by the credential attribution (effects); null until attributed. */
-  credentials_used: unknown[] | null;
   side_effects_summary: SideEffectsSummary;
+  /** Null when no connection was recorded with credential attribution. */
+  credentials_used: CredentialsUsed[] | null;
   /** Security alerts (src/core/alerts): how many, by severity (all three keys) and by kind (non-zero only). */
   alerts: AlertCounts;
 }
@@ -259,10 +281,61 @@ export function summarizeSession(assembler: CallAssembler, facts: SessionSummary
     retries: analysis.retries,
     recovered_failures: analysis.recovered.size,
     recovery_status: recoveryStatus({ terminal: terminal_state, failures: failed_calls + inFlightTools.length, undone }),
-    credentials_used: null,
-    side_effects_summary: { files_created: null, files_modified: null, files_deleted: null, api_calls_made: null, spend_incurred_usd: null },
+    side_effects_summary: sideEffectsSummary(assembler),
+    credentials_used: credentialsUsed(connections),
     alerts: alertCounts(assembler),
   };
+}
+
+export function sideEffectsSummary(assembler: CallAssembler): SideEffectsSummary {
+  const k = assembler.effects.counts;
+  let api_calls_made = 0;
+  let spend = 0;
+  let priced = false;
+  for (const call of assembler.calls.values()) {
+    if (call.cost_usd !== undefined && Number.isFinite(call.cost_usd)) {
+      spend += call.cost_usd;
+      priced = true;
+    }
+    if (call.method !== 'tools/call' || call.direction !== 'client_to_server') continue;
+    if (call.answered_by_recorder && (call.error?.error_class === 'policy_denied' || call.error?.error_class === 'spend_limit')) continue;
+    const a = assembler.connection(call.connection_id)?.tools?.find((t) => t.name === call.tool)?.annotations;
+    if (a?.readOnlyHint === true && a?.openWorldHint === false) continue;
+    api_calls_made++;
+  }
+  const observed = k.files_created + k.files_modified + k.files_deleted + k.transient_files > 0;
+  return {
+    files_created: observed ? k.files_created : null,
+    files_modified: observed ? k.files_modified : null,
+    files_deleted: observed ? k.files_deleted : null,
+    api_calls_made,
+    spend_incurred_usd: priced ? Math.round(spend * 1e6) / 1e6 : null,
+    resources_updated: k.resources_updated,
+    resource_lists_changed: k.resource_lists_changed,
+    declared: k.declared,
+    transient_files: k.transient_files,
+    unattributed: k.unattributed,
+  };
+}
+
+/** Per server name, in order of first connection; connections recorded without credentials are left out. */
+export function credentialsUsed(connections: ConnectionInfo[]): CredentialsUsed[] | null {
+  const byServer = new Map<string, CredentialsUsed>();
+  for (const c of connections) {
+    if (!c.credentials) continue;
+    let u = byServer.get(c.server.name);
+    if (!u) byServer.set(c.server.name, (u = { server: c.server.name, mode: 'none', names: [], fingerprints: {} }));
+    for (const set of c.credentials) {
+      for (const e of set.entries) {
+        if (!u.names.includes(e.name)) u.names.push(e.name);
+        const fps = (u.fingerprints[e.name] ??= []);
+        if (!fps.includes(e.fingerprint)) fps.push(e.fingerprint);
+      }
+      const modes: CredentialMode[] = [u.mode, set.mode];
+      u.mode = CREDENTIAL_MODE_ORDER.find((m) => modes.includes(m)) ?? 'none';
+    }
+  }
+  return connections.some((c) => c.credentials) ? [...byServer.values()] : null;
 }
 
 function alertCounts(assembler: CallAssembler): AlertCounts {
@@ -399,6 +472,20 @@ export function formatSummaryText(s: SessionSummary, options: { width?: number }
     const kinds = Object.entries(al.by_kind).map(([k, n]) => `${k} ${n}`);
     row('Alerts', `${al.total}  ${sev.join('  ')}  (${kinds.join(', ')})`);
   }
+  const fx = s.side_effects_summary;
+  const effects: Array<[string, number]> = [
+    ['created', fx.files_created ?? 0],
+    ['modified', fx.files_modified ?? 0],
+    ['deleted', fx.files_deleted ?? 0],
+    ['resource updates', fx.resources_updated + fx.resource_lists_changed],
+    ['declared', fx.declared],
+  ];
+  // Only when something was observed: without a watcher there is nothing to say about files.
+  if (effects.some(([, n]) => n > 0)) row('Effects', `files ${effects.slice(0, 3).map(([k, n]) => `${k} ${n}`).join('  ')}${effects.slice(3).filter(([, n]) => n > 0).map(([k, n]) => `  ${k} ${n}`).join('')}  api calls ${fx.api_calls_made}${fx.spend_incurred_usd ? `  spend $${fx.spend_incurred_usd}` : ''}`);
+  (s.credentials_used ?? []).forEach((u, i) => {
+    const names = u.names.map((n) => `${n} (${(u.fingerprints[n] ?? []).join(', ')})`).join(', ');
+    row(i === 0 ? 'Credentials' : '', `${u.server}: ${u.mode}${names ? ` ${names}` : ''}`);
+  });
 
   if (s.failures.length) {
     lines.push(`Failures (${s.failures.length + s.failures_omitted})`);

@@ -15,6 +15,8 @@ export interface StdioServerSpec {
   env?: Record<string, string | number | null>;
   envFile?: string;
   cwd?: string;
+  /** Env entries whose value came from a VS Code `${input:…}` (set by the extension when it resolves them). */
+  credentialInputs?: string[];
 }
 
 export interface RemoteServerSpec {
@@ -23,6 +25,8 @@ export interface RemoteServerSpec {
   type: 'http' | 'sse';
   url: string;
   headers?: Record<string, string>;
+  /** Headers whose value came from a VS Code `${input:…}` (set by the extension when it resolves them). */
+  credentialInputs?: string[];
 }
 
 /** What the record says about a server: where it runs, and the names (never values) of its env and headers. */
@@ -43,4 +47,10 @@ export function targetOf(spec: ServerSpec): ServerTarget {
     url: spec.url,
     ...(spec.headers ? { header_names: Object.keys(spec.headers) } : {}),
   };
+}
+
+/** Env entries and headers whose configured (unresolved) value holds a `${input:…}`: their mode is `input_secret`. */
+export function credentialInputsOf(spec: ServerSpec): string[] {
+  const entries = spec.type === 'stdio' ? Object.entries(spec.env ?? {}) : Object.entries(spec.headers ?? {});
+  return entries.filter(([, v]) => typeof v === 'string' && /\$\{input:[^}]+\}/.test(v)).map(([k]) => k);
 }

@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { agentId, CallAssembler } from '../analysis/calls';
 import { buildExportAudit, type BuildAuditOptions, type ExportAudit } from '../audit/export-audit';
 import { sessionConnections, summarizeSession, type SessionSummary } from '../analysis/summary';
-import type { AttachedMessage, Call, CallError, ConnectionInfo, JournalLocation, Outcome, Reversibility, TagSource } from '../model/calls';
+import type { AttachedMessage, Call, CallCredentials, CallError, ConnectionInfo, JournalLocation, Outcome, Reversibility, SideEffect, TagSource } from '../model/calls';
 import type { LoadedPolicy } from '../policy/policy';
 import type { AlertKind, AlertRecord, AlertSeverity, Direction, JournalRecord, JsonRpcId, UpstreamKind, DownstreamKind } from '../model/records';
 import { readRecordTexts } from '../store/journal';
@@ -145,6 +145,21 @@ export interface ExportedCall {
   cost_source: 'reported' | 'policy' | null;
   /** Ids of the security alerts raised on this call (see ExportedAlert). */
   alerts: string[];
+  side_effects: ExportedSideEffect[];
+  side_effects_omitted: number;
+  credentials: CallCredentials | null;
+}
+
+export interface ExportedSideEffect {
+  kind: SideEffect['kind'];
+  path: string | null;
+  uri: string | null;
+  name: string | null;
+  directory: boolean;
+  attribution: SideEffect['attribution'];
+  in_flight: string[];
+  seq: number | null;
+  ts: string;
 }
 
 /** A security alert (an `alert` record), with the call it concerns. */
@@ -221,6 +236,7 @@ export interface ExportedConnection {
   opaque_frames: number;
   transport_errors: number;
   tools: Array<{ name: string; annotations: Record<string, unknown> | null }> | null;
+  credentials: NonNullable<ConnectionInfo['credentials']> | null;
 }
 
 export function toExportedCall(c: Call): ExportedCall {
@@ -260,7 +276,14 @@ export function toExportedCall(c: Call): ExportedCall {
     cost_usd: c.cost_usd ?? null,
     cost_source: c.cost_source ?? null,
     alerts: c.alerts ? [...c.alerts] : [],
+    side_effects: (c.side_effects ?? []).map(toExportedSideEffect),
+    side_effects_omitted: c.side_effects_omitted ?? 0,
+    credentials: c.credentials ? { set_id: c.credentials.set_id, mode: c.credentials.mode, names: [...c.credentials.names], fingerprints: [...c.credentials.fingerprints] } : null,
   };
+}
+
+function toExportedSideEffect(e: SideEffect): ExportedSideEffect {
+  return { kind: e.kind, path: e.path ?? null, uri: e.uri ?? null, name: e.name ?? null, directory: e.directory === true, attribution: e.attribution, in_flight: e.in_flight ? [...e.in_flight] : [], seq: e.seq ?? null, ts: e.ts };
 }
 
 function toExportedAttached(m: AttachedMessage): ExportedAttachedMessage {
@@ -302,6 +325,7 @@ export function toExportedConnection(c: ConnectionInfo): ExportedConnection {
     opaque_frames: c.opaque_frames,
     transport_errors: c.transport_errors,
     tools: c.tools ? c.tools.map((t) => ({ name: t.name, annotations: t.annotations ?? null })) : null,
+    credentials: c.credentials ? c.credentials.map((s) => ({ set_id: s.set_id, mode: s.mode, entries: s.entries.map((e) => ({ name: e.name, mode: e.mode, fingerprint: e.fingerprint, origin: e.origin })), since: s.since })) : null,
   };
 }
 

@@ -1,4 +1,4 @@
-import type { Direction, JsonRpcId, RecorderKind, ServerTarget, UpstreamKind } from './records';
+import type { CredentialEntry, CredentialMode, Direction, FileEffect, JsonRpcId, RecorderKind, ServerTarget, UpstreamKind } from './records';
 
 /**
  * Calls, connections and sessions: what the journal's records mean once requests are paired
@@ -48,6 +48,37 @@ export interface AttachedMessage {
   ts: string;
   method: string;
   params: unknown;
+}
+
+/**
+ * Something a call changed outside the protocol. `attribution` says how it was tied to the call:
+ * `named_in_arguments` (the path or URI appears in this call's arguments), `observed_during` (it
+ * happened while the calls in `in_flight` were running and none named it), or `declared` (the
+ * policy says this tool has this effect). See docs/side-effects.md.
+ */
+export interface SideEffect {
+  kind: FileEffect | 'resource_updated' | 'resource_list_changed' | 'declared';
+  /** Absolute path (file effects). */
+  path?: string;
+  /** The resource URI (resource_updated). */
+  uri?: string;
+  /** The declared effect's name (declared). */
+  name?: string;
+  directory?: true;
+  attribution: 'named_in_arguments' | 'observed_during' | 'declared';
+  /** Every call in flight when the effect was seen (this one included). */
+  in_flight?: string[];
+  /** The journal record the effect comes from (the side_effect record, or the notification). */
+  seq?: number;
+  ts: string;
+}
+
+/** The credential set a call ran under: the latest `credentials` record of its connection when it was made. */
+export interface CallCredentials {
+  set_id: string;
+  mode: CredentialMode;
+  names: string[];
+  fingerprints: string[];
 }
 
 export interface Call {
@@ -110,6 +141,12 @@ export interface Call {
   cost_source?: 'reported' | 'policy';
   /** Ids of the security alerts raised on this call (alert records naming its request_seq). */
   alerts?: string[];
+  /** Effects attributed to this call (absent when none). */
+  side_effects?: SideEffect[];
+  /** Effects beyond the first 1000 of this call, counted only. */
+  side_effects_omitted?: number;
+  /** The credentials in use when the call was made (absent for connections recorded without them). */
+  credentials?: CallCredentials;
 }
 
 export type Reversibility = 'no_effect' | 'reversible' | 'permanent';
@@ -140,6 +177,8 @@ export interface ConnectionInfo {
   transport_errors: number;
   /** The latest tools/list result, for annotations (read-only, idempotent…). */
   tools?: Array<{ name: string; annotations?: Record<string, unknown> }>;
+  /** Every credential set the connection used, in order (see CredentialsRecord). */
+  credentials?: Array<{ set_id: string; mode: CredentialMode; entries: CredentialEntry[]; since: string }>;
 }
 
 export type TerminalState = 'success' | 'partial_success' | 'failure' | 'interrupted' | 'in_progress';

@@ -308,6 +308,53 @@ export interface OtlpPushRecord extends RecordBase {
   error?: string;
 }
 
+/** How a server is authenticated: see src/core/audit/credentials.ts for how each mode is told. */
+export type CredentialMode = 'none' | 'env' | 'headers' | 'oauth' | 'input_secret';
+
+/** One credential a connection used: its name and a keyed fingerprint of its value — never the value. */
+export interface CredentialEntry {
+  /** The environment variable or header name. */
+  name: string;
+  mode: Exclude<CredentialMode, 'none'>;
+  /** As in redaction markers: the same secret gives the same 6 hex digits (src/core/audit/redaction.ts). */
+  fingerprint: string;
+  /** `configured` for the server, `inherited` from the recorder's environment, or sent by the `client` (OAuth). */
+  origin: 'configured' | 'inherited' | 'client';
+}
+
+/**
+ * The credentials a connection uses from here on: written right after `connection_open`, and
+ * again when the client's Authorization changes (an OAuth token obtained or refreshed).
+ */
+export interface CredentialsRecord extends ConnectionScoped {
+  type: 'credentials';
+  /** `<connection_id>/<n>`: what calls name as the set in use. */
+  set_id: string;
+  mode: CredentialMode;
+  entries: CredentialEntry[];
+  reason: 'connection_open' | 'authorization_changed';
+}
+
+export type FileEffect = 'file_created' | 'file_modified' | 'file_deleted';
+
+/**
+ * A change to a workspace file seen by a watcher while this recorder ran. Which calls it is
+ * attributed to is derived when the session is assembled (src/core/effects/attribution.ts), from
+ * the calls in flight at this record's place in the journal.
+ */
+export interface SideEffectRecord extends RecordBase {
+  type: 'side_effect';
+  effect: FileEffect;
+  /** Absolute path, as the watcher reported it. */
+  path: string;
+  /** The watched folder the path is in. */
+  root: string;
+  /** A directory rather than a file. */
+  directory?: true;
+  /** Which watcher saw it: Node's recursive fs.watch (CLI) or VS Code's file watcher. */
+  watcher: 'fs.watch' | 'vscode';
+}
+
 export type JournalRecord =
   | SessionStartRecord
   | SessionEndRecord
@@ -327,7 +374,9 @@ export type JournalRecord =
   | OtlpPushRecord
   | PolicyRecord
   | SpendRecord
-  | AlertRecord;
+  | AlertRecord
+  | CredentialsRecord
+  | SideEffectRecord;
 
 export type RecordType = JournalRecord['type'];
 

@@ -6,16 +6,20 @@ import type {
   ConnectionEvent,
   OtlpPushRecord,
   SessionStartRecord,
+  CredentialsRecord,
   Direction,
   JournalRecord,
   MessageEnvelope,
   RecorderKind,
   ServerTarget,
   SessionEvent,
+  SideEffectRecord,
   UpstreamKind,
 } from '../model/records';
 import type { JournalWriter } from '../store/journal';
 import { defaultRedactorInstance, type Redaction, type Redactor } from '../audit/redaction';
+import { credentialsOf, type CredentialSet } from '../audit/credentials';
+import type { ServerSpec } from '../config/servers';
 import { VERSION } from '../version';
 import { metadataOnly, type CaptureLevel } from './capture';
 
@@ -99,11 +103,19 @@ export class Recorder {
     this.write(this.started);
   }
 
-  openConnection(server: ServerTarget, upstream: UpstreamKind): ConnectionRecorder {
+  /** With the spec, the connection's credentials (names and fingerprints) are recorded right after it opens. */
+  openConnection(server: ServerTarget, upstream: UpstreamKind, spec?: ServerSpec): ConnectionRecorder {
     const id = `c${++this.connectionCount}`;
     const conn = new ConnectionRecorder(this, id);
     conn.event({ type: 'connection_open', server, upstream });
+    if (spec) conn.credentials(credentialsOf(spec, this.redactor), 'connection_open');
     return conn;
+  }
+
+  /** Records a file change seen by a workspace watcher (src/core/effects/ledger.ts decides what is one). */
+  sideEffect(effect: Omit<SideEffectRecord, keyof ReturnType<Recorder['stamp']> | 'type'>): void {
+    if (this.ended) return;
+    this.write({ type: 'side_effect', ...this.stamp(), ...effect });
   }
 
   end(reason = 'shutdown'): void {
@@ -244,6 +256,13 @@ export class ConnectionRecorder {
       }
     }
     return tapped;
+  }
+
+  private credentialSets = 0;
+
+  /** Records the credential set in use from now on (names and fingerprints only). */
+  credentials(set: CredentialSet, reason: CredentialsRecord['reason']): void {
+    this.event({ type: 'credentials', set_id: `${this.id}/${++this.credentialSets}`, mode: set.mode, entries: set.entries, reason });
   }
 
   event(ev: ConnectionEvent): void {

@@ -1,5 +1,6 @@
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { JSONRPCMessageSchema, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import type { ServerSpec } from '../config/servers';
 import type { ServerTarget } from '../model/records';
 import type { FrameChannel } from './channel';
 import type { Gate } from './gate';
@@ -18,6 +19,8 @@ export interface RecordingTransportOptions {
   downstream: (connection: ConnectionRecorder) => FrameChannel;
   gate?: Gate;
   requestTimeoutMs?: number;
+  /** The server's spec, for recording its credentials (names and fingerprints). */
+  spec?: ServerSpec;
 }
 
 export class RecordingTransport implements Transport {
@@ -34,7 +37,7 @@ export class RecordingTransport implements Transport {
       (text) => this.deliver(text),
       () => this.finish(),
     );
-    const connection = options.recorder.openConnection(options.server, 'in_process');
+    const connection = options.recorder.openConnection(options.server, 'in_process', options.spec);
     this.proxy = new RecordingProxy({
       upstream: this.clientSide,
       downstream: options.downstream(connection),

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import initSqlJs from 'sql.js';
 import type { Database, SqlJsStatic, SqlValue, Statement } from 'sql.js';
-import type { Call, CallError, ConnectionInfo, JournalLocation, Outcome } from '../model/calls';
+import type { Call, CallCredentials, CallError, ConnectionInfo, JournalLocation, Outcome, SideEffect } from '../model/calls';
 import type { AlertRecord, Direction, JsonRpcId, RecorderKind } from '../model/records';
 
 /**
@@ -15,7 +15,7 @@ import type { AlertRecord, Direction, JsonRpcId, RecorderKind } from '../model/r
  */
 
 /** Bump on any change to the tables below or to what the index derives from records. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** Longest text kept for an error message in the index (the journal has the whole of it). */
 export const INDEX_TEXT_CHARS = 200;
@@ -122,7 +122,10 @@ CREATE TABLE calls (
   res_off INTEGER,
   res_len INTEGER,
   -- The call_id of the failed call this one retries (an agent retry), or NULL.
-  retry_of TEXT
+  retry_of TEXT,
+  -- JSON of Call.side_effects (and side_effects_omitted) and Call.credentials; NULL when absent.
+  side_effects TEXT,
+  credentials TEXT
 );
 -- request_seq is unique within a session, so (sid, request_seq) is the call's key and its session order.
 CREATE UNIQUE INDEX calls_key ON calls(sid, request_seq);
@@ -207,6 +210,9 @@ export interface CallRow {
   retry_of?: string;
   request_location?: JournalLocation;
   response_location?: JournalLocation;
+  side_effects?: SideEffect[];
+  side_effects_omitted?: number;
+  credentials?: CallCredentials;
 }
 
 export interface ConnectionRow {
@@ -400,6 +406,8 @@ const CALL_COLUMNS = [
   'res_off',
   'res_len',
   'retry_of',
+  'side_effects',
+  'credentials',
 ] as const;
 type CallColumn = (typeof CALL_COLUMNS)[number];
 const COL = Object.fromEntries(CALL_COLUMNS.map((c, i) => [c, i])) as Record<CallColumn, number>;
@@ -1007,6 +1015,8 @@ function callRow(sid: number, call: Call, n: NameIds, segmentIdOf: (file: string
   row[COL.res_off] = res?.offset ?? null;
   row[COL.res_len] = res?.length ?? null;
   row[COL.retry_of] = call.retry_of ?? null;
+  row[COL.side_effects] = call.side_effects ? JSON.stringify({ list: call.side_effects, omitted: call.side_effects_omitted ?? 0 }) : null;
+  row[COL.credentials] = call.credentials ? JSON.stringify(call.credentials) : null;
   return row;
 }
 
@@ -1062,5 +1072,11 @@ function toCallRow(row: SqlValue[], r: RowResolvers, name: (id: SqlValue) => str
   if (reqFile !== undefined) out.request_location = { file: reqFile, offset: v('req_off') as number, length: v('req_len') as number };
   const resFile = v('res_seg') !== null ? r.segmentFile(v('res_seg') as number) : undefined;
   if (resFile !== undefined) out.response_location = { file: resFile, offset: v('res_off') as number, length: v('res_len') as number };
+  if (v('side_effects') !== null) {
+    const fx = JSON.parse(v('side_effects') as string) as { list: SideEffect[]; omitted: number };
+    out.side_effects = fx.list;
+    if (fx.omitted) out.side_effects_omitted = fx.omitted;
+  }
+  if (v('credentials') !== null) out.credentials = JSON.parse(v('credentials') as string) as CallCredentials;
   return out;
 }

@@ -1077,6 +1077,10 @@ function eventSummary(r: JournalRecord): string | undefined {
       return r.event === 'warning' ? `spend warning: $${r.spent_usd} of the $${r.limit_usd} limit (80 %)` : `spend limit of $${r.limit_usd} reached: metered calls are refused`;
     case 'alert':
       return `${r.severity} alert ${r.alert_id} (${r.alert_kind}): ${r.title}`;
+    case 'side_effect':
+      return `${r.effect.replace('_', ' ')}${r.directory ? ' (folder)' : ''}: ${r.path}`;
+    case 'credentials':
+      return `credentials ${r.set_id}: ${r.mode}${r.entries.length ? ` (${r.entries.map((e) => `${e.name} ${e.fingerprint}`).join(', ')})` : ''}`;
     default:
       return undefined;
   }

@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { parseMcpConfig, resolveVariables, type InputDefinition } from '../../core/config/mcp-json';
-import type { ServerSpec } from '../../core/config/servers';
+import { credentialInputsOf, type ServerSpec } from '../../core/config/servers';
 import { Settings } from '../ids';
 
 /**
@@ -116,8 +116,11 @@ export async function resolveInputs(server: ConfiguredServer, secrets: vscode.Se
     }
     values.set(id, value);
   }
-  return resolveVariables(server.spec, { workspaceFolder: server.folder?.uri.fsPath, userHome: os.homedir(), input: (id) => values.get(id) });
+  const resolved = resolveVariables(server.spec, { workspaceFolder: server.folder?.uri.fsPath, userHome: os.homedir(), input: (id) => values.get(id) });
+  const fromInputs = credentialInputsOf(server.spec);
+  return fromInputs.length ? { ...resolved, credentialInputs: fromInputs } : resolved;
 }
+
 
 /** The exact command line shown when asking for consent, and hashed to ask again when it changes. */
 export function launchLine(spec: ServerSpec): string {

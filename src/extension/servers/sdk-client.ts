@@ -18,7 +18,7 @@ export interface DirectSession {
 }
 
 export async function connect(spec: ServerSpec, recorder: Recorder): Promise<DirectSession> {
-  const transport = new RecordingTransport({ recorder, server: targetOf(spec), downstream: (connection) => openDownstream(spec, connection) });
+  const transport = new RecordingTransport({ recorder, server: targetOf(spec), spec, downstream: (connection) => openDownstream(spec, connection) });
   const client = new Client({ name: 'mcp-flight-recorder', version: VERSION });
   await client.connect(transport);
   return { client, close: () => client.close() };

@@ -17,6 +17,7 @@ import {
   type RawMessageView,
   type SessionOverview,
   type SessionView,
+  type SideEffectView,
 } from '../../shared/protocol';
 
 /**
@@ -96,6 +97,22 @@ export class StoreTimelineSource implements TimelineSource {
       raw: dedupe(raw),
       answered_by_recorder: call.answered_by_recorder,
       ...(alerts.length ? { alerts: alerts.map(alertView) } : {}),
+      ...(call.side_effects?.length
+        ? {
+            side_effects: call.side_effects.map((e) => ({
+              kind: e.kind,
+              ...(e.path !== undefined ? { path: e.path } : {}),
+              ...(e.uri !== undefined ? { uri: e.uri } : {}),
+              ...(e.name !== undefined ? { name: e.name } : {}),
+              ...(e.directory ? { directory: true } : {}),
+              attribution: e.attribution,
+              in_flight: e.in_flight ?? [],
+              ts: e.ts,
+            })),
+          }
+        : {}),
+      ...(call.side_effects_omitted ? { side_effects_omitted: call.side_effects_omitted } : {}),
+      ...(call.credentials ? { credentials: call.credentials } : {}),
     };
   }
 
@@ -171,6 +188,23 @@ export class ExportedTimelineSource implements TimelineSource {
       raw,
       answered_by_recorder: !!c.answered_by_recorder,
       ...(c.alerts?.length ? { alerts: (this.doc.alerts ?? []).filter((a) => c.alerts!.includes(a.alert_id)).map(exportedAlertView) } : {}),
+      // Exports from before side effects and credentials were recorded have neither field.
+      ...(c.side_effects?.length
+        ? {
+            side_effects: c.side_effects.map((e) => ({
+              kind: e.kind,
+              ...(e.path !== null ? { path: e.path } : {}),
+              ...(e.uri !== null ? { uri: e.uri } : {}),
+              ...(e.name !== null ? { name: e.name } : {}),
+              ...(e.directory ? { directory: true } : {}),
+              attribution: e.attribution,
+              in_flight: e.in_flight,
+              ts: e.ts,
+            })),
+          }
+        : {}),
+      ...(c.side_effects_omitted ? { side_effects_omitted: c.side_effects_omitted } : {}),
+      ...(c.credentials ? { credentials: c.credentials } : {}),
     };
   }
 
@@ -213,6 +247,9 @@ interface ExportedCall {
   progress?: Array<{ seq: number; ts: string; method: string; params: unknown }>;
   logs?: Array<{ seq: number; ts: string; method: string; params: unknown }>;
   nested_call_ids?: string[];
+  side_effects?: Array<{ kind: string; path: string | null; uri: string | null; name: string | null; directory: boolean; attribution: SideEffectView['attribution']; in_flight: string[]; ts: string }>;
+  side_effects_omitted?: number;
+  credentials?: CallDetail['credentials'] | null;
   request_seq: number;
   response_seq: number | null;
   answered_by_recorder?: boolean;

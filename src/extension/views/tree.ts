@@ -203,13 +203,19 @@ export function callItem(call: CallRow): vscode.TreeItem {
   const [icon, color] = OUTCOME_ICON[call.outcome];
   item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
   const duration = call.duration_ms !== undefined ? formatDuration(call.duration_ms) : 'pending';
-  item.description = `${failed && call.error ? `${call.error.error_class} · ` : ''}${duration} · ${relativeTime(call.timestamp)}${call.direction === 'server_to_client' ? ' · from server' : ''}`;
+  const effects = (call.side_effects?.length ?? 0) + (call.side_effects_omitted ?? 0);
+  item.description = `${failed && call.error ? `${call.error.error_class} · ` : ''}${duration} · ${relativeTime(call.timestamp)}${effects ? ` · ${effects} effect${effects === 1 ? '' : 's'}` : ''}${call.direction === 'server_to_client' ? ' · from server' : ''}`;
   const md = new vscode.MarkdownString();
   md.appendMarkdown(`**${escapeMd(call.tool)}** — ${call.outcome}\n\n`);
   md.appendText(`${call.method} on ${call.server}${call.agent_id ? ` by ${call.agent_id}` : ''}\n${call.timestamp} · ${duration}\n\nInput: ${call.input_summary}\n`);
   if (call.error) md.appendText(`\nError (${call.error.error_class}, ${call.error.error_code ?? '—'}): ${call.error.message}\nRecovery: ${call.error.recovery_action}${call.error.retry_safe ? ', safe to retry' : ''}`);
   else if (call.output_summary) md.appendText(`\nResult: ${call.output_summary}`);
   if (call.answered_by_recorder) md.appendText('\n\nAnswered by the recorder (the server could not).');
+  if (call.side_effects?.length) {
+    const shown = call.side_effects.slice(0, 5).map((e) => `${e.kind.replace('file_', '')} ${e.path ?? e.uri ?? e.name ?? ''} (${e.attribution.replace(/_/g, ' ')})`);
+    md.appendText(`\n\nSide effects (${effects}):\n${shown.join('\n')}${effects > shown.length ? `\n… ${effects - shown.length} more` : ''}`);
+  }
+  if (call.credentials) md.appendText(`\n\nCredentials: ${call.credentials.mode}${call.credentials.names.length ? ` (${call.credentials.names.map((n, i) => `${n} ${call.credentials!.fingerprints[i] ?? ''}`).join(', ')})` : ''}`);
   item.tooltip = md;
   item.contextValue = `call.${failed ? 'failed' : call.outcome}`;
   item.command = { command: Commands.showInputs, title: 'Show Inputs', arguments: [{ kind: 'call', call }] };

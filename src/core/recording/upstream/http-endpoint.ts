@@ -376,7 +376,7 @@ export class RecordingHttpEndpoint {
 
   private async openSession(entry: ServerEntry, spec: StdioServerSpec, sid: string | undefined): Promise<StdioSession> {
     const server = targetOf(spec);
-    const connection = this.options.recorder.openConnection(server, 'http');
+    const connection = this.options.recorder.openConnection(server, 'http', spec);
     const channel = new HttpSessionChannel(sid, connection, this.options.maxBufferedMessages ?? DEFAULT_MAX_BUFFERED);
     const proxy = new RecordingProxy({
       upstream: channel,

@@ -2,6 +2,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import * as zlib from 'node:zlib';
 import { targetOf, type RemoteServerSpec } from '../../config/servers';
+import { credentialFingerprint, credentialsOf, modeOf } from '../../audit/credentials';
 import type { ConnectionRecorder, Recorder } from '../recorder';
 import { findEventEnd, formatSseEvent, parseEventBlock, SseParser, type SseEvent } from './sse';
 
@@ -76,6 +77,8 @@ interface ProxyConnection {
   /** Remote URL of a legacy SSE session's POST endpoint. */
   legacyEndpoint?: string;
   closed: boolean;
+  /** The client's own Authorization header last seen on this connection (compared, never recorded). */
+  clientAuthorization?: string;
 }
 
 const HOP_BY_HOP = new Set([
@@ -174,6 +177,8 @@ export class ReverseProxy {
           conn = this.anonymousConnection();
         }
       }
+      const clientAuth = route.dropAuthorization ? undefined : headerOf(req.headers.authorization);
+      if (clientAuth !== undefined && clientAuth !== conn.clientAuthorization) this.noteClientAuthorization(conn, clientAuth);
       const extra = sid !== undefined ? { mcp_session_id: sid } : undefined;
       if (Array.isArray(parsed)) for (const m of parsed) conn.recorder.message('client_to_server', JSON.stringify(m), extra);
       else conn.recorder.message('client_to_server', body, extra);
@@ -422,11 +427,24 @@ export class ReverseProxy {
   }
 
   private openConnection(): ProxyConnection {
-    const recorder = this.options.recorder.openConnection(targetOf(this.options.spec), 'http');
+    const recorder = this.options.recorder.openConnection(targetOf(this.options.spec), 'http', this.options.spec);
     const conn: ProxyConnection = { recorder, closed: false };
     this.connections.add(conn);
     this.options.onConnection?.({ type: 'open', connectionId: recorder.id });
     return conn;
+  }
+
+  /**
+   * The client sends its own Authorization to the remote (an OAuth token, after the remote's
+   * WWW-Authenticate challenge): a new credential set, recorded by name and fingerprint before
+   * the message it came with.
+   */
+  private noteClientAuthorization(conn: ProxyConnection, authorization: string): void {
+    conn.clientAuthorization = authorization;
+    const redactor = conn.recorder.recorder.redactor;
+    const base = credentialsOf(this.options.spec, redactor).entries.filter((e) => e.name.toLowerCase() !== 'authorization');
+    const entries = [...base, { name: 'Authorization', mode: 'oauth' as const, fingerprint: credentialFingerprint(redactor, 'Authorization', authorization), origin: 'client' as const }];
+    conn.recorder.credentials({ mode: modeOf(entries), entries }, 'authorization_changed');
   }
 
   private closeConnection(conn: ProxyConnection, reason: string): void {
