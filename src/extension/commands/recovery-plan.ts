@@ -23,11 +23,10 @@ export function registerRecoveryPlanCommands(ctx: CommandContext): vscode.Dispos
       const safe = plan.resume.filter((s) => s.retry_safe);
       if (!plan.resume.length || target.source.readOnly) return;
       const replay = 'Replay a Call…';
-      const answer = await vscode.window.showInformationMessage(
-        `${plan.resume.length} call${plan.resume.length === 1 ? '' : 's'} to resume, ${safe.length} retry-safe.`,
-        replay,
-      );
-      if (answer === replay) await vscode.commands.executeCommand(Commands.replayFromPlan, { session_id: target.session_id });
+      // Not awaited: the command is done once the plan is shown; the offer stays until the user acts on it.
+      void vscode.window
+        .showInformationMessage(`${plan.resume.length} call${plan.resume.length === 1 ? '' : 's'} to resume, ${safe.length} retry-safe.`, replay)
+        .then((answer) => (answer === replay ? vscode.commands.executeCommand(Commands.replayFromPlan, { session_id: target.session_id }) : undefined));
     }),
     vscode.commands.registerCommand(Commands.replayFromPlan, async (arg?: unknown) => {
       const target = await sessionOf(ctx, arg, 'Replay a call from the recovery plan of which session?');
