@@ -7,6 +7,7 @@ import type { ServerSpec } from '../../../src/core/config/servers';
 import type { Store } from '../../../src/core/store/store';
 import type { FlightApi } from '../../../src/extension/extension';
 import type { FlightNode } from '../../../src/extension/views/tree';
+import { until, workspaceRoot } from './workspace';
 
 /**
  * Security alerts in a real VS Code: VS Code's own MCP client starts a poisoned fixture server
@@ -16,12 +17,6 @@ import type { FlightNode } from '../../../src/extension/views/tree';
 
 const EXTENSION_ID = 'mcp-flight.mcp-flight-recorder';
 const SERVER = 'alerts-poisoned';
-
-function workspaceRoot(): string {
-  const folder = vscode.workspace.workspaceFolders?.[0];
-  assert.ok(folder, 'the test workspace is open');
-  return folder.uri.fsPath;
-}
 
 function repoRoot(): string {
   for (let dir = __dirname; path.dirname(dir) !== dir; dir = path.dirname(dir)) {
@@ -41,16 +36,6 @@ function poisonedSpec(): ServerSpec {
 function tooltipText(item: vscode.TreeItem): string {
   const md = item.tooltip as vscode.MarkdownString;
   return md.value.replace(/&nbsp;/g, ' ').replace(/\\(.)/g, '$1');
-}
-
-async function until<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 suite('security alerts in the tree', function () {

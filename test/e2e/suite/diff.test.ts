@@ -9,7 +9,7 @@ import * as vscode from 'vscode';
 import type { CallComparison, SessionDiffReport } from '../../../src/core/analysis/diff';
 import type { CallRow, Store } from '../../../src/core/store/store';
 import type { FlightApi } from '../../../src/extension/extension';
-import { until } from './wait';
+import { until, workspaceRoot } from './workspace';
 
 /**
  * Compare in a real VS Code: two sessions recorded by `mcp-flight record` (the SDK's Client and
@@ -18,12 +18,6 @@ import { until } from './wait';
  */
 
 const EXTENSION_ID = 'mcp-flight.mcp-flight-recorder';
-
-function workspaceRoot(): string {
-  const folder = vscode.workspace.workspaceFolders?.[0];
-  assert.ok(folder, 'the test workspace is open');
-  return folder.uri.fsPath;
-}
 
 function everything(): { command: string; args: string[] } {
   const text = fs.readFileSync(path.join(workspaceRoot(), '.vscode', 'mcp.json'), 'utf8').replace(/^\s*\/\/.*$/gm, '');

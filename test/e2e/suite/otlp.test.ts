@@ -9,6 +9,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { ServerSpec } from '../../../src/core/config/servers';
 import type { FlightApi } from '../../../src/extension/extension';
+import { everythingSpec } from './workspace';
 
 /**
  * The extension's live OTLP push in a real VS Code: the machine-scoped settings, a local OTLP/HTTP
@@ -17,14 +18,6 @@ import type { FlightApi } from '../../../src/extension/extension';
 
 const EXTENSION_ID = 'mcp-flight.mcp-flight-recorder';
 const SERVER = 'otlp-everything';
-
-function everythingSpec(): ServerSpec {
-  const folder = vscode.workspace.workspaceFolders?.[0];
-  assert.ok(folder);
-  const text = fs.readFileSync(path.join(folder.uri.fsPath, '.vscode', 'mcp.json'), 'utf8').replace(/^\s*\/\/.*$/gm, '');
-  const everything = (JSON.parse(text) as { servers: Record<string, { command: string; args: string[] }> }).servers.everything!;
-  return { name: SERVER, type: 'stdio', command: everything.command, args: everything.args };
-}
 
 type Attr = { key: string; value: { stringValue?: string; intValue?: number | string; boolValue?: boolean } };
 type Span = { name: string; attributes: Attr[]; traceId: string; spanId: string; parentSpanId?: string };
@@ -67,7 +60,7 @@ suite('OTLP live push from the extension', function () {
 
   test('a tool call through the extension reaches the collector as an execute_tool span', async () => {
     await config().update('otlp.endpoint', url, vscode.ConfigurationTarget.Global);
-    const handle = await api.flight.serve(everythingSpec());
+    const handle = await api.flight.serve(everythingSpec(SERVER));
     const client = new Client({ name: 'e2e-otlp-agent', version: '1' });
     await client.connect(new StreamableHTTPClientTransport(new URL(handle.url), { requestInit: { headers: handle.headers } }));
     await client.callTool({ name: 'echo', arguments: { message: 'otlp e2e trace' } });
@@ -134,7 +127,7 @@ suite('OTLP live push from the extension', function () {
     await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
     try {
       await config().update('otlp.endpoint', `http://127.0.0.1:${(other.address() as { port: number }).port}/v1/traces`, vscode.ConfigurationTarget.Global);
-      const handle = await api.flight.serve(everythingSpec());
+      const handle = await api.flight.serve(everythingSpec(SERVER));
       const client = new Client({ name: 'e2e-otlp-agent', version: '2' });
       await client.connect(new StreamableHTTPClientTransport(new URL(handle.url), { requestInit: { headers: handle.headers } }));
       await client.callTool({ name: 'echo', arguments: { message: 'after the switch' } });

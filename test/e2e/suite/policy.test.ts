@@ -8,6 +8,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { ServerSpec } from '../../../src/core/config/servers';
 import type { FlightApi } from '../../../src/extension/extension';
+import { everythingSpec } from './workspace';
 
 /**
  * The policy from the user's settings in a real VS Code: `mcpFlight.policy` (machine-scoped)
@@ -17,13 +18,6 @@ import type { FlightApi } from '../../../src/extension/extension';
 
 const EXTENSION_ID = 'mcp-flight.mcp-flight-recorder';
 const SERVER = 'pol-everything';
-
-function everythingSpec(): ServerSpec {
-  const root = vscode.workspace.workspaceFolders![0]!.uri.fsPath;
-  const text = fs.readFileSync(path.join(root, '.vscode', 'mcp.json'), 'utf8').replace(/^\s*\/\/.*$/gm, '');
-  const everything = (JSON.parse(text) as { servers: Record<string, { command: string; args: string[] }> }).servers.everything!;
-  return { name: SERVER, type: 'stdio', command: everything.command, args: everything.args };
-}
 
 suite('policy from the mcpFlight.policy setting', function () {
   this.timeout(120_000);
@@ -36,7 +30,7 @@ suite('policy from the mcpFlight.policy setting', function () {
     await config.update('policy', policy, vscode.ConfigurationTarget.Global);
     try {
       const recorder = api.flight.recorder();
-      const handle = await api.flight.serve(everythingSpec());
+      const handle = await api.flight.serve(everythingSpec(SERVER));
       const client = new Client({ name: 'policy-e2e', version: '1' });
       await client.connect(new StreamableHTTPClientTransport(new URL(handle.url), { requestInit: { headers: handle.headers } }));
       try {

@@ -9,7 +9,7 @@ import type { CallRow, Store } from '../../../src/core/store/store';
 import type { FlightApi } from '../../../src/extension/extension';
 import type { FlightNode } from '../../../src/extension/views/tree';
 import { assertValidJsonExport } from '../../helpers/schema';
-import { until } from './wait';
+import { everythingSpec, until } from './workspace';
 
 /**
  * The extension in a real VS Code: VS Code's own MCP client reaches server-everything through
@@ -18,20 +18,6 @@ import { until } from './wait';
 
 const EXTENSION_ID = 'mcp-flight.mcp-flight-recorder';
 const SERVER = 'rec-everything';
-
-function workspaceRoot(): string {
-  const folder = vscode.workspace.workspaceFolders?.[0];
-  assert.ok(folder, 'the test workspace is open');
-  return folder.uri.fsPath;
-}
-
-/** The template's mcp.json names the reference servers with absolute paths; reuse server-everything's. */
-function everythingSpec(): ServerSpec {
-  const text = fs.readFileSync(path.join(workspaceRoot(), '.vscode', 'mcp.json'), 'utf8').replace(/^\s*\/\/.*$/gm, '');
-  const servers = (JSON.parse(text) as { servers: Record<string, { command: string; args: string[] }> }).servers;
-  const everything = servers.everything!;
-  return { name: SERVER, type: 'stdio', command: everything.command, args: everything.args };
-}
 
 function repoRoot(): string {
   for (let dir = __dirname; path.dirname(dir) !== dir; dir = path.dirname(dir)) {
@@ -44,7 +30,7 @@ suite('recording VS Code\'s own MCP client', function () {
   this.timeout(120_000);
   let api: FlightApi;
   let store: Store;
-  const spec = (): ServerSpec => everythingSpec();
+  const spec = (): ServerSpec => everythingSpec(SERVER);
 
   suiteSetup(async () => {
     const ext = vscode.extensions.getExtension<FlightApi>(EXTENSION_ID);

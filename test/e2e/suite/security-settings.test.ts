@@ -7,7 +7,7 @@ import * as vscode from 'vscode';
 import { extensionRedactionFile } from '../../../src/core/audit/redaction-file';
 import type { ServerSpec } from '../../../src/core/config/servers';
 import type { FlightApi } from '../../../src/extension/extension';
-import { until } from './wait';
+import { everythingSpec, until, workspaceRoot } from './workspace';
 
 /**
  * Security settings in a real VS Code: the user's redaction settings (extra pattern, allowed key)
@@ -17,18 +17,6 @@ import { until } from './wait';
 
 const EXTENSION_ID = 'mcp-flight.mcp-flight-recorder';
 const SERVER = 'settings-everything';
-
-function workspaceRoot(): string {
-  const folder = vscode.workspace.workspaceFolders?.[0];
-  assert.ok(folder, 'the test workspace is open');
-  return folder.uri.fsPath;
-}
-
-function everythingSpec(): ServerSpec {
-  const text = fs.readFileSync(path.join(workspaceRoot(), '.vscode', 'mcp.json'), 'utf8').replace(/^\s*\/\/.*$/gm, '');
-  const everything = (JSON.parse(text) as { servers: Record<string, { command: string; args: string[] }> }).servers.everything!;
-  return { name: SERVER, type: 'stdio', command: everything.command, args: everything.args };
-}
 
 async function post(url: string, headers: Record<string, string>, body: unknown): Promise<{ status: number; session?: string; text: string }> {
   const res = await fetch(url, { method: 'POST', headers: { ...headers, 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: JSON.stringify(body) });
@@ -97,7 +85,7 @@ suite('security settings', function () {
     assert.deepEqual(api.ignoredWorkspaceSettings(), ['mcpFlight.captureLevel', 'mcpFlight.redaction.allowKeys', 'mcpFlight.retention.maxAgeDays']);
     api.flight.applySettings();
 
-    const handle = await api.flight.serve(everythingSpec());
+    const handle = await api.flight.serve(everythingSpec(SERVER));
     const init = await post(handle.url, handle.headers, { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'settings-e2e', version: '1' } } });
     assert.equal(init.status, 200);
     const headers = { ...handle.headers, ...(init.session ? { 'mcp-session-id': init.session, 'mcp-protocol-version': '2025-06-18' } : {}) };

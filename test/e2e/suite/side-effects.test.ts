@@ -12,6 +12,7 @@ import { listSegments, readSegment } from '../../../src/core/store/journal';
 import { storeLayout } from '../../../src/core/store/layout';
 import type { Store } from '../../../src/core/store/store';
 import type { FlightApi } from '../../../src/extension/extension';
+import { until, workspaceRoot } from './workspace';
 
 /**
  * The side-effect ledger in a real VS Code: server-filesystem, reached through the window's
@@ -21,26 +22,10 @@ import type { FlightApi } from '../../../src/extension/extension';
 
 const EXTENSION_ID = 'mcp-flight.mcp-flight-recorder';
 
-function workspaceRoot(): string {
-  const folder = vscode.workspace.workspaceFolders?.[0];
-  assert.ok(folder, 'the test workspace is open');
-  return folder.uri.fsPath;
-}
-
 function filesystemSpec(): ServerSpec {
   const text = fs.readFileSync(path.join(workspaceRoot(), '.vscode', 'mcp.json'), 'utf8').replace(/^\s*\/\/.*$/gm, '');
   const fsServer = (JSON.parse(text) as { servers: Record<string, { command: string; args: string[] }> }).servers.filesystem!;
   return { name: 'e2e-filesystem', type: 'stdio', command: fsServer.command, args: fsServer.args };
-}
-
-async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 suite('side effects seen by VS Code\'s file watcher', function () {

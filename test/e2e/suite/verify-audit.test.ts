@@ -8,6 +8,7 @@ import { verifyExport } from '../../../src/core/audit/verify';
 import type { ServerSpec } from '../../../src/core/config/servers';
 import type { AuditVerification } from '../../../src/extension/commands/verify';
 import type { FlightApi } from '../../../src/extension/extension';
+import { everythingSpec } from './workspace';
 
 /**
  * Verify Audit Trail in a real VS Code: a call recorded through the window's endpoint (the real
@@ -17,18 +18,6 @@ import type { FlightApi } from '../../../src/extension/extension';
 
 const EXTENSION_ID = 'mcp-flight.mcp-flight-recorder';
 const SERVER = 'verify-everything';
-
-function workspaceRoot(): string {
-  const folder = vscode.workspace.workspaceFolders?.[0];
-  assert.ok(folder, 'the test workspace is open');
-  return folder.uri.fsPath;
-}
-
-function everythingSpec(): ServerSpec {
-  const text = fs.readFileSync(path.join(workspaceRoot(), '.vscode', 'mcp.json'), 'utf8').replace(/^\s*\/\/.*$/gm, '');
-  const everything = (JSON.parse(text) as { servers: Record<string, { command: string; args: string[] }> }).servers.everything!;
-  return { name: SERVER, type: 'stdio', command: everything.command, args: everything.args };
-}
 
 /** One JSON-RPC POST to the recorder's streamable-HTTP endpoint; the answer may come as JSON or as an SSE stream. */
 async function post(url: string, headers: Record<string, string>, body: unknown): Promise<{ status: number; session?: string; messages: unknown[] }> {
@@ -54,7 +43,7 @@ suite('Verify Audit Trail', function () {
   });
 
   test('a recorded call verifies as intact once the live writer sealed it; the checks that ran are listed', async () => {
-    const handle = await api.flight.serve(everythingSpec());
+    const handle = await api.flight.serve(everythingSpec(SERVER));
     const init = await post(handle.url, handle.headers, { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'verify-e2e', version: '1' } } });
     assert.equal(init.status, 200);
     const headers = { ...handle.headers, ...(init.session ? { 'mcp-session-id': init.session, 'mcp-protocol-version': '2025-06-18' } : {}) };
@@ -82,7 +71,7 @@ suite('Verify Audit Trail', function () {
 
   test('exporting the live session seals it first: the export verifies as intact, not unsealed', async () => {
     // Something recorded after the last seal, so there is something to seal.
-    const handle = await api.flight.serve(everythingSpec());
+    const handle = await api.flight.serve(everythingSpec(SERVER));
     const init = await post(handle.url, handle.headers, { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'verify-e2e', version: '1' } } });
     assert.equal(init.status, 200);
     const sessionId = api.flight.sessionId;
