@@ -4,7 +4,7 @@ import type { AlertRow } from '../../core/store/store';
 import type { Flight } from '../flight';
 import { Commands } from '../ids';
 import { readSecuritySettings } from '../settings';
-import { NOTIFY_INTERVAL_MS } from './failure-notifier';
+import { NoticeThrottle } from './notice-throttle';
 
 const RANK: Record<string, number> = { low: 0, medium: 1, high: 2 };
 
@@ -17,9 +17,8 @@ const RANK: Record<string, number> = { low: 0, medium: 1, high: 2 };
 export class AlertNotifier implements vscode.Disposable {
   private readonly since = new Date().toISOString();
   private readonly seen = new Set<string>();
-  private lastShown = 0;
   private unreported: AlertRow[] = [];
-  private timer?: NodeJS.Timeout;
+  private readonly throttle = new NoticeThrottle(() => this.show());
   private readonly subscription: vscode.Disposable;
 
   constructor(private readonly flight: Flight) {
@@ -40,19 +39,14 @@ export class AlertNotifier implements vscode.Disposable {
   }
 
   private maybeShow(): void {
-    if (!this.unreported.length || this.timer) return;
-    const wait = Math.max(0, this.lastShown + NOTIFY_INTERVAL_MS - Date.now());
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      void this.show();
-    }, wait);
+    if (!this.unreported.length) return;
+    this.throttle.request();
   }
 
   private async show(): Promise<void> {
     const batch = this.unreported;
     if (!batch.length) return;
     this.unreported = [];
-    this.lastShown = Date.now();
     const worst = batch.reduce((w, a) => ((RANK[a.severity] ?? 0) > (RANK[w.severity] ?? 0) ? a : w));
     const where = plain([worst.server, worst.tool].filter(Boolean).join('/')).slice(0, 120);
     const title = plain(worst.title ?? worst.kind).slice(0, 200);
@@ -67,7 +61,7 @@ export class AlertNotifier implements vscode.Disposable {
   }
 
   dispose(): void {
-    clearTimeout(this.timer);
+    this.throttle.dispose();
     this.subscription.dispose();
   }
 }

@@ -2,9 +2,7 @@ import * as vscode from 'vscode';
 import type { Flight } from '../flight';
 import { Commands } from '../ids';
 import { readSettings } from '../settings';
-
-/** At most one failure notification every 30 s, counting what happened in between. */
-export const NOTIFY_INTERVAL_MS = 30_000;
+import { NoticeThrottle } from './notice-throttle';
 
 /**
  * Tells the user when a recorded call fails, with one action to open its inputs. Rate-limited:
@@ -13,10 +11,9 @@ export const NOTIFY_INTERVAL_MS = 30_000;
 export class FailureNotifier implements vscode.Disposable {
   private readonly since = new Date().toISOString();
   private readonly seen = new Set<string>();
-  private lastShown = 0;
   private unreported = 0;
   private latest?: { session_id: string; call_id: string; tool: string; server: string; message: string };
-  private timer?: NodeJS.Timeout;
+  private readonly throttle = new NoticeThrottle(() => this.show());
   private readonly subscription: vscode.Disposable;
 
   constructor(private readonly flight: Flight) {
@@ -37,12 +34,8 @@ export class FailureNotifier implements vscode.Disposable {
   }
 
   private maybeShow(): void {
-    if (!this.unreported || this.timer) return;
-    const wait = Math.max(0, this.lastShown + NOTIFY_INTERVAL_MS - Date.now());
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      void this.show();
-    }, wait);
+    if (!this.unreported) return;
+    this.throttle.request();
   }
 
   private async show(): Promise<void> {
@@ -50,7 +43,6 @@ export class FailureNotifier implements vscode.Disposable {
     const count = this.unreported;
     if (!latest || !count) return;
     this.unreported = 0;
-    this.lastShown = Date.now();
     const text = count === 1 ? `MCP call failed: ${latest.tool} on ${latest.server} — ${latest.message.slice(0, 200)}` : `${count} MCP calls failed; the latest: ${latest.tool} on ${latest.server} — ${latest.message.slice(0, 160)}`;
     const inputs = 'Show Inputs';
     const timeline = 'Open Timeline';
@@ -60,7 +52,7 @@ export class FailureNotifier implements vscode.Disposable {
   }
 
   dispose(): void {
-    clearTimeout(this.timer);
+    this.throttle.dispose();
     this.subscription.dispose();
   }
 }
