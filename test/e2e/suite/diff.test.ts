@@ -31,10 +31,18 @@ function repoRoot(): string {
   throw new Error('repository root not found');
 }
 
+/**
+ * The SDK gives a stdio child a minimal environment; the recorders here must see
+ * MCP_FLIGHT_HOME like the extension does, or they sign with other keys than the store's.
+ */
+function inheritedEnv(): Record<string, string> {
+  return Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined));
+}
+
 async function record(storeRoot: string, name: string, calls: Array<{ name: string; arguments: Record<string, unknown> }>): Promise<void> {
   const server = everything();
   const client = new Client({ name: 'diff-e2e-agent', version: '1.0.0' });
-  await client.connect(new StdioClientTransport({ command: server.command, args: [path.join(repoRoot(), 'dist', 'cli.js'), 'record', '--store', storeRoot, '--name', name, '--', server.command, ...server.args], stderr: 'ignore' }));
+  await client.connect(new StdioClientTransport({ command: server.command, args: [path.join(repoRoot(), 'dist', 'cli.js'), 'record', '--store', storeRoot, '--name', name, '--', server.command, ...server.args], stderr: 'ignore', env: inheritedEnv() }));
   for (const c of calls) await client.callTool(c);
   await client.close();
 }
