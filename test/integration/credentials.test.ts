@@ -13,6 +13,7 @@ import { RecordingHttpEndpoint } from '../../src/core/recording/upstream/http-en
 import { CLI, NODE, requireBuiltCli, tempDir } from '../helpers/env';
 import { onlySession, toolCalls } from '../helpers/journal';
 import { startEverything, tempStore, type EverythingServer, type TempStore } from './helpers-http';
+import { bytesUnder } from '../helpers/files';
 
 /**
  * Credential attribution against a real HTTP server (server-everything, Streamable HTTP): a
@@ -31,19 +32,6 @@ function markerFingerprint(name: string, value: string): string {
   const m = /\[REDACTED:[a-z0-9_]+:([0-9a-f]{6})\]/.exec(out.headers[name] ?? '');
   assert.ok(m, `the redactor replaces ${name}`);
   return m[1]!;
-}
-
-function allBytes(dir: string): Buffer {
-  const parts: Buffer[] = [];
-  const walk = (d: string): void => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else parts.push(fs.readFileSync(p));
-    }
-  };
-  walk(dir);
-  return Buffer.concat(parts);
 }
 
 describe('credentials: static Authorization header (mcp-flight record --url --header)', () => {
@@ -65,7 +53,7 @@ describe('credentials: static Authorization header (mcp-flight record --url --he
     );
     await client.callTool({ name: 'echo', arguments: { message: 'with a static header' } });
     await client.close();
-    for (let i = 0; i < 200 && !allBytes(store).includes(Buffer.from('"session_end"')); i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 200 && !bytesUnder(store).includes(Buffer.from('"session_end"')); i++) await new Promise((r) => setTimeout(r, 50));
     creds = onlySession(store).records.filter((r): r is CredentialsRecord => r.type === 'credentials');
   });
 
@@ -88,7 +76,7 @@ describe('credentials: static Authorization header (mcp-flight record --url --he
   });
 
   test('the token is nowhere in the store', () => {
-    assert.equal(allBytes(store).includes(Buffer.from(STATIC_TOKEN)), false);
+    assert.equal(bytesUnder(store).includes(Buffer.from(STATIC_TOKEN)), false);
   });
 });
 
@@ -154,7 +142,7 @@ describe('credentials: a client\'s own Authorization through the reverse proxy (
 
   test('no token or key is on disk', () => {
     store.recorder.journal.sync();
-    const bytes = allBytes(storeDir);
+    const bytes = bytesUnder(storeDir);
     for (const secret of [...OAUTH_TOKENS, API_KEY]) assert.equal(bytes.includes(Buffer.from(secret)), false, secret);
   });
 });

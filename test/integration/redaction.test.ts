@@ -9,6 +9,7 @@ import { CLI, EVERYTHING, fixture, NODE, requireBuiltCli, tempDir } from '../hel
 import { onlySession } from '../helpers/journal';
 import { RawRecordClient } from '../helpers/raw-client';
 import { assertValidJsonExport, assertValidJsonlExport } from '../helpers/schema';
+import { filesUnder } from '../helpers/files';
 
 /**
  * Redaction end to end, through the real `mcp-flight record` process: secrets cross the
@@ -43,17 +44,6 @@ function store(): string {
   const dir = tempDir('mcpf-redact-');
   dirs.push(dir);
   return dir;
-}
-
-/** Every file under `dir`, recursively. */
-function filesUnder(dir: string): string[] {
-  const out: string[] = [];
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) out.push(...filesUnder(p));
-    else if (e.isFile()) out.push(p);
-  }
-  return out;
 }
 
 /** Fails with the file and the secret's name when any of `secrets` is in the bytes. */

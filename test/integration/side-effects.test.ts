@@ -10,6 +10,7 @@ import type { Call, SideEffect } from '../../src/core/model/calls';
 import type { CredentialsRecord, SideEffectRecord } from '../../src/core/model/records';
 import { CLI, FILESYSTEM, NODE, fixture, requireBuiltCli, tempDir } from '../helpers/env';
 import { onlySession, toolCalls } from '../helpers/journal';
+import { bytesUnder } from '../helpers/files';
 
 /**
  * The side-effect ledger and credential attribution end to end: the SDK's real Client, through
@@ -26,20 +27,6 @@ async function waitForSessionEnd(store: string): Promise<void> {
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error('the recorder did not end its session');
-}
-
-/** Every byte the store holds (journal, index, audit files), for "never on disk" checks. */
-function storeBytes(store: string): Buffer {
-  const parts: Buffer[] = [];
-  const walk = (d: string): void => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else parts.push(fs.readFileSync(p));
-    }
-  };
-  walk(store);
-  return Buffer.concat(parts);
 }
 
 function effectsOf(call: Call): SideEffect[] {
@@ -181,7 +168,7 @@ describe('side effects: server-filesystem through mcp-flight record --watch', ()
   });
 
   test('the raw token is nowhere in the store, in any file', () => {
-    assert.equal(storeBytes(store).includes(Buffer.from(GITHUB_TOKEN)), false);
+    assert.equal(bytesUnder(store).includes(Buffer.from(GITHUB_TOKEN)), false);
   });
 });
 
