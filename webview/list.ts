@@ -10,7 +10,7 @@ import { h, setText } from './dom';
 import { clockTime, count, duration } from './format';
 import { OUTCOME_ICON } from './outcome';
 import { clip } from './safe-text';
-import type { ViewHost } from './view-host';
+import { handleSelectionKey, type ViewHost } from './view-host';
 
 export const ROW_HEIGHT = 24;
 /** Rows kept beyond the viewport on each side. */
@@ -237,21 +237,8 @@ export class ListView {
       case 'PageUp':
         this.host.moveSelection(-page);
         break;
-      case 'Home':
-        this.host.moveSelection(-Infinity);
-        break;
-      case 'End':
-        this.host.moveSelection(Infinity);
-        break;
-      case 'Enter':
-      case ' ': {
-        const sel = this.host.selected();
-        if (sel >= 0) this.host.openDetail(sel);
-        else this.host.moveSelection(1);
-        break;
-      }
       default:
-        handled = false;
+        handled = handleSelectionKey(this.host, e.key);
     }
     if (handled) {
       e.preventDefault();

@@ -16,7 +16,7 @@ import { clockTime, count, duration, tickLabel, tickStep } from './format';
 import { OUTCOME_ICON } from './outcome';
 import { clip, visibleText } from './safe-text';
 import { CODE_OUTCOME, LONG_MS, lowerBound, MAX_TRACKS, type CallStore, type Lane } from './state';
-import type { ViewHost } from './view-host';
+import { handleSelectionKey, type ViewHost } from './view-host';
 
 export const TRACK_HEIGHT = 20;
 /** Width of the lane labels column (also set as --tl-gutter for the stylesheet). */
@@ -703,21 +703,8 @@ export class TimelineView {
         this.fit();
         this.host.requestRender();
         break;
-      case 'Home':
-        this.host.moveSelection(-Infinity);
-        break;
-      case 'End':
-        this.host.moveSelection(Infinity);
-        break;
-      case 'Enter':
-      case ' ': {
-        const sel = this.host.selected();
-        if (sel >= 0) this.host.openDetail(sel);
-        else this.host.moveSelection(1);
-        break;
-      }
       default:
-        handled = false;
+        handled = handleSelectionKey(this.host, e.key);
     }
     if (handled) {
       e.preventDefault();

@@ -23,3 +23,24 @@ export interface ViewHost {
   /** Asks for a render on the next animation frame (or after `delayMs`). */
   requestRender(delayMs?: number): void;
 }
+
+/** The selection keys the timeline and the list share (Home, End, Enter / Space); false for any other key. */
+export function handleSelectionKey(host: ViewHost, key: string): boolean {
+  switch (key) {
+    case 'Home':
+      host.moveSelection(-Infinity);
+      return true;
+    case 'End':
+      host.moveSelection(Infinity);
+      return true;
+    case 'Enter':
+    case ' ': {
+      const sel = host.selected();
+      if (sel >= 0) host.openDetail(sel);
+      else host.moveSelection(1);
+      return true;
+    }
+    default:
+      return false;
+  }
+}
