@@ -16,16 +16,8 @@ export interface GateRequest {
   message: unknown;
 }
 
-/** A server's answer to a request the gate let through. */
-export interface GateResponse {
-  sessionId: string;
-  connectionId: string;
-  server: ServerTarget;
-  id: JsonRpcId;
-  method: string;
-  /** The parsed response (result or error). */
-  message: unknown;
-}
+/** A server's answer to a request the gate let through: the request's identity, with the parsed response (result or error) as `message`. */
+export type GateResponse = GateRequest;
 
 export type GateDecision =
   | { action: 'allow' }
