@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import fc from 'fast-check';
 import { envelopeOf, errorResponse, idKey, jsonDepthExceeds } from '../../src/core/model/jsonrpc';
 
 test('depth scan counts nesting, ignoring brackets inside strings and escaped quotes', () => {
@@ -7,6 +8,32 @@ test('depth scan counts nesting, ignoring brackets inside strings and escaped qu
   assert.equal(jsonDepthExceeds('[[[[]]]]', 3), true);
   assert.equal(jsonDepthExceeds('{"a":"[[[[[[[[\\"[[[["}', 2), false);
   assert.equal(jsonDepthExceeds('['.repeat(100_000) + ']'.repeat(100_000), 64), true);
+  assert.equal(jsonDepthExceeds('["\\\\", [["\\\\\\"[["]]]', 3), false, 'a string ending in an escaped backslash, then one holding an escaped quote');
+  assert.equal(jsonDepthExceeds('["\\\\", [["\\\\\\"[["]]]', 2), true);
+  assert.equal(jsonDepthExceeds('[[["unterminated [[[[', 2), true, 'depth reached before the string');
+  assert.equal(jsonDepthExceeds('[["unterminated [[[[', 2), false, 'brackets inside an unterminated string do not count');
+});
+
+/** The depth of a parsed value: what the scan must agree with. */
+function depthOf(v: unknown): number {
+  if (Array.isArray(v)) return 1 + Math.max(0, ...v.map(depthOf));
+  if (v !== null && typeof v === 'object') return 1 + Math.max(0, ...Object.values(v).map(depthOf));
+  return 0;
+}
+
+test('depth scan agrees with the depth of the parsed value, whatever the strings hold (property)', () => {
+  const text = fc.string({ unit: fc.constantFrom('[', ']', '{', '}', '"', '\\', 'a', ' ', '\n', 'é') });
+  const value = fc.letrec((tie) => ({
+    node: fc.oneof({ depthSize: 'small' }, text, fc.integer(), fc.constant(null), fc.array(tie('node'), { maxLength: 4 }), fc.dictionary(text, tie('node'), { maxKeys: 4 })),
+  })).node;
+  fc.assert(
+    fc.property(value, fc.constantFrom(0, 2), (v, indent) => {
+      const json = JSON.stringify(v, null, indent);
+      const depth = depthOf(v);
+      for (let limit = 0; limit <= depth + 1; limit++) assert.equal(jsonDepthExceeds(json, limit), depth > limit, `${json} at limit ${limit}`);
+    }),
+    { numRuns: 500 },
+  );
 });
 
 test('envelopes of every JSON-RPC message kind', () => {
