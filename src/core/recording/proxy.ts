@@ -1,12 +1,13 @@
 import { errorResponse, idKey, RecorderErrorCode } from '../model/jsonrpc';
-import type { JsonRpcId, ServerTarget } from '../model/records';
+import type { Direction, JsonRpcId, ServerTarget } from '../model/records';
 import type { FrameChannel } from './channel';
 import type { Gate, GateDecision } from './gate';
 import type { ConnectionRecorder, TappedMessage } from './recorder';
 
 /**
  * Bridges one client connection (upstream) to one server connection (downstream). Every frame
- * is journaled before it is forwarded. The proxy keeps just enough state to stay honest when a
+ * is journaled before it is forwarded; the inspectors (alerts) see it after it was forwarded,
+ * off the latency path, except a request a gate holds or lets through, which they see first. The proxy keeps just enough state to stay honest when a
  * peer misbehaves: the client's open requests, so that a crash, a broken transport or a hang
  * ends each of them with a JSON-RPC error the client can act on, recorded like any message.
  */
@@ -39,6 +40,8 @@ export class RecordingProxy {
   /** Requests the recorder already answered (timeout): a late answer from the server is recorded, not forwarded. */
   private readonly answeredByRecorder = new Set<string>();
   private downstreamClosed?: string;
+  /** A frame forwarded and not yet shown to the inspectors (see forwardThenInspect). */
+  private uninspected?: { dir: Direction; tapped: TappedMessage };
   private upstreamClosed = false;
   private closing?: Promise<void>;
   /** Called once both sides are done. */
@@ -85,10 +88,10 @@ export class RecordingProxy {
 
   private fromClient(frame: Buffer | string): void {
     const { upstream, downstream } = this.options;
-    const tapped = this.connection.message('client_to_server', frame, mcpSession(upstream) ?? mcpSession(downstream));
+    const tapped = this.connection.journal('client_to_server', frame, mcpSession(upstream) ?? mcpSession(downstream));
     const env = tapped.envelope;
     if (!tapped.isJsonRpc) {
-      if (this.options.forwardNonJsonRpc) this.forward(downstream, frame);
+      this.forwardThenInspect('client_to_server', tapped, () => this.options.forwardNonJsonRpc && this.forward(downstream, frame));
       return;
     }
     if (env.kind === 'notification' && env.method === 'notifications/cancelled') {
@@ -96,23 +99,23 @@ export class RecordingProxy {
       if (typeof requestId === 'string' || typeof requestId === 'number') this.settle(requestId);
     }
     if (env.kind !== 'request' || env.id === undefined || env.id === null) {
-      this.forward(downstream, frame);
+      this.forwardThenInspect('client_to_server', tapped, () => this.forward(downstream, frame));
       return;
     }
     const request: OpenRequest = { id: env.id, method: env.method ?? '' };
     const token = (paramsOf(tapped.value)?._meta as { progressToken?: unknown } | undefined)?.progressToken;
     if (typeof token === 'string' || typeof token === 'number') request.progressToken = token;
 
-    if (this.downstreamClosed !== undefined) {
-      this.answerClient(request.id, RecorderErrorCode.ConnectionClosed, `MCP server is not available: ${this.downstreamClosed}`);
+    const gate = this.options.gate;
+    if (!gate) {
+      this.forwardThenInspect('client_to_server', tapped, () => this.admit(request, frame));
       return;
     }
-    this.open.set(idKey(request.id), request);
-    this.armTimeout(request);
-
-    const gate = this.options.gate;
-    const decision = gate ? gate.check({ sessionId: this.connection.sessionId, connectionId: this.connection.id, server: this.options.server, id: request.id, method: request.method, message: tapped.value }) : undefined;
-    if (decision === undefined || (!isPromise(decision) && decision.action === 'allow')) {
+    // The gate decides with the alerts the request raised: the inspectors see it first.
+    this.connection.inspect('client_to_server', tapped);
+    if (!this.admit(request)) return;
+    const decision = gate.check({ sessionId: this.connection.sessionId, connectionId: this.connection.id, server: this.options.server, id: request.id, method: request.method, message: tapped.value });
+    if (!isPromise(decision) && decision.action === 'allow') {
       this.sendToServer(request, frame);
       return;
     }
@@ -131,17 +134,36 @@ export class RecordingProxy {
       });
   }
 
+  /**
+   * Opens a request, or answers it at once when the server is gone (false). With `frame`, an
+   * open request goes straight to the server (no gate to ask).
+   */
+  private admit(request: OpenRequest, frame?: Buffer | string): boolean {
+    if (this.downstreamClosed !== undefined) {
+      this.answerClient(request.id, RecorderErrorCode.ConnectionClosed, `MCP server is not available: ${this.downstreamClosed}`);
+      return false;
+    }
+    this.open.set(idKey(request.id), request);
+    this.armTimeout(request);
+    if (frame !== undefined) this.sendToServer(request, frame);
+    return true;
+  }
+
   private fromServer(frame: Buffer | string): void {
     const { upstream, downstream } = this.options;
-    const tapped = this.connection.message('server_to_client', frame, mcpSession(upstream) ?? mcpSession(downstream));
+    const tapped = this.connection.journal('server_to_client', frame, mcpSession(upstream) ?? mcpSession(downstream));
     const env = tapped.envelope;
     if (!tapped.isJsonRpc) {
-      if (this.options.forwardNonJsonRpc) this.forward(upstream, frame);
+      this.forwardThenInspect('server_to_client', tapped, () => this.options.forwardNonJsonRpc && this.forward(upstream, frame));
       return;
     }
     if ((env.kind === 'response' || env.kind === 'error') && env.id !== undefined && env.id !== null) {
       const key = idKey(env.id);
-      if (this.answeredByRecorder.delete(key)) return; // the client already got the recorder's timeout error
+      if (this.answeredByRecorder.delete(key)) {
+        // The client already got the recorder's timeout error: this late answer is recorded, not forwarded.
+        this.connection.inspect('server_to_client', tapped);
+        return;
+      }
       const req = this.open.get(key);
       if (req) {
         this.settle(env.id);
@@ -155,12 +177,35 @@ export class RecordingProxy {
       const token = paramsOf(tapped.value)?.progressToken;
       for (const req of this.open.values()) if (req.progressToken === token) this.armTimeout(req);
     }
+    this.forwardThenInspect('server_to_client', tapped, () => {
+      try {
+        const sent = upstream.send(frame);
+        if (isPromise(sent)) sent.catch((err: unknown) => this.clientUnreachable(tapped, err));
+      } catch (err) {
+        this.clientUnreachable(tapped, err);
+      }
+    });
+  }
+
+  /**
+   * Forwards a journaled frame with `send`, then shows it to the inspectors: their work (the
+   * alert engine's) stays off the forwarding path. Should the recorder answer for the frame
+   * while sending (the server is gone), the inspectors see the frame before that answer.
+   */
+  private forwardThenInspect(dir: Direction, tapped: TappedMessage, send: () => unknown): void {
+    this.uninspected = { dir, tapped };
     try {
-      const sent = upstream.send(frame);
-      if (isPromise(sent)) sent.catch((err: unknown) => this.clientUnreachable(tapped, err));
-    } catch (err) {
-      this.clientUnreachable(tapped, err);
+      send();
+    } finally {
+      this.inspectPending();
     }
+  }
+
+  private inspectPending(): void {
+    const pending = this.uninspected;
+    if (!pending) return;
+    this.uninspected = undefined;
+    this.connection.inspect(pending.dir, pending.tapped);
   }
 
   private sendToServer(request: OpenRequest, frame: Buffer | string): void {
@@ -194,6 +239,7 @@ export class RecordingProxy {
 
   /** A server→client request the client cannot receive is answered to the server, so neither side hangs. */
   private clientUnreachable(tapped: TappedMessage, err: unknown): void {
+    this.inspectPending();
     this.reportForwardFailure(this.options.upstream, err);
     const env = tapped.envelope;
     if (env.kind === 'request' && env.id !== undefined && env.id !== null) {
@@ -204,6 +250,7 @@ export class RecordingProxy {
   }
 
   private answerClient(id: JsonRpcId, code: number, message: string, data?: unknown): void {
+    this.inspectPending();
     const reply = errorResponse(id, code, message, data);
     this.connection.message('server_to_client', reply, { origin: 'recorder' });
     this.forward(this.options.upstream, reply);

@@ -56,8 +56,9 @@ export interface TappedMessage {
 }
 
 /**
- * Sees every frame right after it is journaled and before it is forwarded (the security alert
- * engine, src/core/alerts): synchronously, on the hot path, so it must be cheap.
+ * Sees every frame right after it is journaled (the security alert engine, src/core/alerts):
+ * before it is forwarded when a gate decides on it (a client's request, with enforcement or a
+ * policy on), otherwise just after. Synchronously, in message order.
  */
 export type MessageInspector = (connectionId: string, dir: Direction, tapped: TappedMessage) => void;
 
@@ -243,11 +244,26 @@ export class ConnectionRecorder {
     return this.recorder.sessionId;
   }
 
-  /** Journals one message frame before it is forwarded. */
+  /** Journals one message frame before it is forwarded, then shows it to the inspectors. */
   message(dir: Direction, frame: Buffer | string, extra?: { origin?: 'recorder'; mcp_session_id?: string }): TappedMessage {
-    const tapped = this.recorder.tap(this.id, dir, frame, extra);
+    const tapped = this.journal(dir, frame, extra);
+    this.inspect(dir, tapped);
+    return tapped;
+  }
+
+  /**
+   * Journals one message frame, without the inspectors: for the proxy, which forwards the frame
+   * first and inspects it after (the alert engine's work stays off the forwarding path) unless a
+   * gate has to decide on it with the alerts it raises.
+   */
+  journal(dir: Direction, frame: Buffer | string, extra?: { origin?: 'recorder'; mcp_session_id?: string }): TappedMessage {
+    return this.recorder.tap(this.id, dir, frame, extra);
+  }
+
+  /** Shows a journaled frame to the inspectors (MessageInspector). */
+  inspect(dir: Direction, tapped: TappedMessage): void {
     const inspectors = this.recorder.inspectors;
-    // An inspector that throws must not stop the message: it is already journaled and will be forwarded.
+    // An inspector that throws must not stop the message: it is already journaled.
     for (let i = 0; i < inspectors.length; i++) {
       try {
         inspectors[i]!(this.id, dir, tapped);
@@ -255,7 +271,6 @@ export class ConnectionRecorder {
         /* the inspector reports its own failures */
       }
     }
-    return tapped;
   }
 
   private credentialSets = 0;
