@@ -307,6 +307,30 @@ describe('JournalWriter with the audit trail', () => {
     journal.close();
   });
 
+  test('background fsyncs interleaved with writes and rotations: every checkpoint copied outside, in order, the store intact', async () => {
+    const root = temp();
+    const journal = JournalWriter.open(root, { fsyncIntervalMs: 2, maxSegmentBytes: 4096, audit: { home, checkpointEvery: 3 } });
+    const rec = new Recorder({ kind: 'test', journal });
+    const conn = rec.openConnection({ name: 's', transport: 'stdio' }, 'stdio');
+    for (let i = 0; i < 60; i++) {
+      conn.message('client_to_server', JSON.stringify({ jsonrpc: '2.0', id: i, method: 'tools/call', params: { name: 'echo', arguments: { message: 'x'.repeat(150) } } }));
+      // Let the timer's fsync start between writes, so rotations meet one in flight.
+      if (i % 4 === 0) await new Promise((r) => setTimeout(r, 3));
+    }
+    rec.end();
+    journal.close();
+    const segs = listSegments(storeLayout(root));
+    assert.ok(segs.length >= 3, `${segs.length} segments`);
+    const cps = segs.flatMap((seg) => lines(seg).filter((l) => l.rec.type === 'checkpoint').map((l) => l.rec));
+    const header = lines(segs[0]!)[0]!.rec as unknown as SegmentHeader;
+    const external = readJsonLines(writerLogFile(home, header.audit!.store_id, journal.writerId));
+    assert.deepEqual(
+      external.lines.map((l) => l.value).filter((v) => (v as { type?: string }).type === 'checkpoint'),
+      cps,
+    );
+    assert.equal(verifyStore(root, { home }).verdict, 'intact');
+  });
+
   test('rotation ends a segment with a checkpoint; the next header names its last chain value', () => {
     const root = temp();
     const journal = JournalWriter.open(root, { maxSegmentBytes: 4096, audit: { home } });

@@ -269,6 +269,7 @@ export class AuditWriter {
   private k = 0;
   private lastDigest: string | null = null;
   private pending: string[] = [];
+  private flushedExternal = 0;
   private registered = false;
   private warned = false;
 
@@ -364,11 +365,21 @@ export class AuditWriter {
     return line;
   }
 
-  /** Copies queued checkpoints outside the workspace. Call only once the journal holding them is fsynced. */
-  flushExternal(fsync = false): void {
-    if (!this.pending.length) return;
-    const lines = this.pending;
-    this.pending = [];
+  /** A mark for `flushExternal`: how many copies have been queued so far, ever. */
+  get queuedExternal(): number {
+    return this.flushedExternal + this.pending.length;
+  }
+
+  /**
+   * Copies queued checkpoints outside the workspace. Call only once the journal holding them is
+   * fsynced; `upTo` (a `queuedExternal` mark taken before an fsync started) leaves the copies
+   * queued after the mark for a later call — their lines may not have been part of that fsync.
+   */
+  flushExternal(fsync = false, upTo = Infinity): void {
+    const n = Math.min(this.pending.length, upTo - this.flushedExternal);
+    if (n <= 0) return;
+    const lines = this.pending.splice(0, n);
+    this.flushedExternal += n;
     try {
       if (!this.registered) {
         register(this.home, this.storeId, this.layout.root);

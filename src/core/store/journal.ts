@@ -13,7 +13,7 @@ import { ensureStore, type StoreLayout } from './layout';
  * writers share a store without locks. A record is one line, written with a synchronous
  * `write(2)` before the message is forwarded: once the peer has the message, the OS has the
  * record, so kill -9 of the recorder loses nothing forwarded. `fsync` runs in batches at least
- * once a second, so a power loss costs at most the last second.
+ * once a second (off the event loop), so a power loss costs at most the last second or so.
  *
  * Every line is also sealed into the segment's hash chain and MACed, and signed checkpoints are
  * interleaved every 50 lines or few seconds and at shutdown (src/core/audit, docs/audit-trail.md).
@@ -50,6 +50,10 @@ export class JournalWriter {
   private segmentSize = 0;
   private dirty = false;
   private closed = false;
+  /** A background fsync is running (see syncInBackground). */
+  private fsyncing = false;
+  /** Descriptors of finished segments, closed when the background fsync is done. */
+  private readonly retiredFds: number[] = [];
   private readonly timer: NodeJS.Timeout;
   private readonly maxSegmentBytes: number;
   /** The chain and checkpoints; undefined when recording without tamper evidence. */
@@ -147,7 +151,39 @@ export class JournalWriter {
     } catch (err) {
       console.error('mcp-flight: journal checkpoint failed:', err);
     }
-    this.sync();
+    this.syncInBackground();
+  }
+
+  /**
+   * The timer's fsync runs on libuv's thread pool: flushing a second of writes can take tens of
+   * milliseconds on a busy disk, and the event loop (the extension host's, the recorder's
+   * forwarding) must not wait for it. Writes go on meanwhile; they are covered by the next one.
+   */
+  private syncInBackground(): void {
+    if (this.fd < 0 || this.fsyncing) return;
+    if (!this.dirty) {
+      this.audit?.flushExternal();
+      return;
+    }
+    this.dirty = false;
+    this.fsyncing = true;
+    const mark = this.audit?.queuedExternal;
+    fs.fsync(this.fd, (err) => {
+      this.fsyncing = false;
+      for (const fd of this.retiredFds.splice(0)) fs.closeSync(fd);
+      if (err) {
+        this.dirty = true;
+        console.error('mcp-flight: journal fsync failed:', err);
+        return;
+      }
+      if (!this.closed) this.audit?.flushExternal(false, mark);
+    });
+  }
+
+  /** Closes a segment's descriptor — once no background fsync can still be about to use its number. */
+  private retire(fd: number): void {
+    if (this.fsyncing) this.retiredFds.push(fd);
+    else fs.closeSync(fd);
   }
 
   append(record: JournalRecord): RecordLocation {
@@ -157,7 +193,8 @@ export class JournalWriter {
   /** fsync now if anything was written since the last one; then checkpoints so made durable are copied outside the workspace. */
   sync(fsyncCopies = false): void {
     if (this.fd < 0) return;
-    if (this.dirty) {
+    // A background fsync still running has promised nothing yet: this one must cover its writes too.
+    if (this.dirty || this.fsyncing) {
       this.dirty = false;
       try {
         fs.fsyncSync(this.fd);
@@ -180,7 +217,7 @@ export class JournalWriter {
       console.error('mcp-flight: final journal checkpoint failed:', err);
     }
     this.sync(true);
-    fs.closeSync(this.fd);
+    this.retire(this.fd);
     this.fd = -1;
     this.closed = true;
   }
@@ -189,7 +226,7 @@ export class JournalWriter {
     // The old segment ends sealed; the new header names its last chain value.
     this.writeCheckpoint('rotate');
     this.sync();
-    fs.closeSync(this.fd);
+    this.retire(this.fd);
     this.segmentNo++;
     this.openSegment();
   }
