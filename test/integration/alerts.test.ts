@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CreateMessageRequestSchema, ElicitRequestSchema, McpError, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { AlertEngine, type AlertEngineOptions } from '../../src/core/alerts/engine';
 import { targetOf, type StdioServerSpec } from '../../src/core/config/servers';
@@ -262,5 +263,63 @@ describe('enforcement in the CLI', () => {
     assert.match(summary.stdout, /^ {2}a2 {2}high {2}exfiltration_after_poisoning {2}poisoned\/send_email {2}c1:\d+ +send_email can send data out/m);
     const json = JSON.parse(spawnSync(NODE, [CLI, 'summary', '--store', store, '--json'], { encoding: 'utf8' }).stdout);
     assert.deepEqual(json.alerts.by_severity, { low: 0, medium: 0, high: 2 });
+  });
+
+  test('mcp-flight serve --enforce-alerts denies the exfiltrating call over HTTP; a clean call passes; the denial is recorded', async () => {
+    requireBuiltCli();
+    const store = tempDir();
+    const work = tempDir('mcpf-serve-enforce-');
+    dirs.push(store, work);
+    const config = path.join(work, 'mcp.json');
+    fs.writeFileSync(config, JSON.stringify({ servers: { poisoned: { type: 'stdio', command: NODE, args: [fixture('poisoned-server.mjs')] } } }));
+    const serve = spawn(NODE, [CLI, 'serve', '--store', store, '--config', config, '--json', '--enforce-alerts'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    serve.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+    const exited = new Promise((resolve) => serve.once('exit', resolve));
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        serve.stdout.on('data', (c: Buffer) => {
+          out += c.toString();
+          const nl = out.indexOf('\n');
+          if (nl !== -1) resolve(out.slice(0, nl));
+        });
+        serve.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
+      });
+      const endpoint = (JSON.parse(line) as { servers: Array<{ name: string; url: string; token: string }> }).servers.find((s) => s.name === 'poisoned')!;
+      const client = new Client({ name: 'serve-enforce-test', version: '1' });
+      await client.connect(new StreamableHTTPClientTransport(new URL(endpoint.url), { requestInit: { headers: { Authorization: `Bearer ${endpoint.token}` } } }));
+      await client.listTools();
+      assert.deepEqual((await client.callTool({ name: 'add', arguments: { a: 20, b: 22 } })).content, [{ type: 'text', text: '42' }], 'a call without a high alert passes');
+      let denial: McpError | undefined;
+      await assert.rejects(client.callTool({ name: 'send_email', arguments: { to: 'a@example.com', body: 'x' } }), (e: unknown) => {
+        denial = e as McpError;
+        return e instanceof McpError && e.code === -32003 && /denied this call by policy: send_email can send data out/.test(e.message);
+      });
+      assert.deepEqual(denial!.data, { error_class: 'policy_denied', alerts: [{ alert_id: 'a2', alert_kind: 'exfiltration_after_poisoning', severity: 'high' }] });
+      await client.close();
+    } finally {
+      serve.kill('SIGTERM');
+      await exited;
+    }
+    assert.match(stderr, /HIGH security alert a2 \[exfiltration_after_poisoning\] poisoned\/send_email/);
+    const { records, calls, assembler } = onlySession(store);
+    assert.equal(assembler.session?.recorder.kind, 'cli-serve');
+    const decisions = records.filter((x) => x.type === 'gate_decision');
+    assert.equal(decisions.length, 1, 'only the call with a high alert is decided');
+    const decision = decisions[0]!;
+    assert.ok(decision.type === 'gate_decision' && decision.decision === 'deny' && /send_email can send data out/.test(decision.reason ?? ''));
+    const alerts = records.filter((x): x is AlertRecord => x.type === 'alert');
+    assert.deepEqual(alerts.map((a) => [a.alert_id, a.alert_kind, a.severity, a.tool]), [
+      ['a1', 'tool_poisoning', 'high', 'add'],
+      ['a2', 'exfiltration_after_poisoning', 'high', 'send_email'],
+    ]);
+    const denied = toolCalls(calls, 'send_email')[0]!;
+    assert.equal(denied.error?.error_class, 'policy_denied');
+    assert.equal(denied.answered_by_recorder, true);
+    assert.deepEqual(denied.alerts, ['a2']);
+    const add = toolCalls(calls, 'add')[0]!;
+    assert.equal(add.outcome, 'success');
+    assert.deepEqual(add.alerts ?? [], []);
   });
 });
