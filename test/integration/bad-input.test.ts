@@ -165,7 +165,8 @@ describe('servers that die, hang, or flood', () => {
 
   test('a server that never answers: the recorder\'s timeout answers the client and is recorded', async () => {
     const dir = store();
-    const client = new RawRecordClient(dir, [NODE, fixture('hang-server.mjs')], ['--timeout-ms', '400']);
+    // The timeout covers initialize too, which waits for the child's start: 400 ms was too short on a loaded CI machine.
+    const client = new RawRecordClient(dir, [NODE, fixture('hang-server.mjs')], ['--timeout-ms', '3000']);
     await client.initialize();
     client.callTool(1, 'anything');
     const res = await client.json(1);
@@ -177,7 +178,7 @@ describe('servers that die, hang, or flood', () => {
     const timeouts = ofType(records, 'timeout');
     assert.equal(timeouts.length, 1);
     assert.equal(timeouts[0]!.request_id, 1);
-    assert.equal(timeouts[0]!.after_ms, 400);
+    assert.equal(timeouts[0]!.after_ms, 3000);
     const call = toolCalls(calls)[0]!;
     assert.equal(call.outcome, 'timeout');
     assert.equal(call.error?.error_class, 'timeout');
