@@ -41,10 +41,10 @@ function call(args: Record<string, unknown>, id: number | string = 1): Record<st
   return { jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'echo', arguments: args, _meta: { progressToken: 'p-1' } } };
 }
 
-/** The message as the recorder gets it: parsed, plus the wire text for the pre-check. */
+/** The message as the recorder gets it: parsed from its wire text. */
 function viaWire<T>(r: Redactor, v: T): { value: T; redactions: Redaction[] } {
   const text = JSON.stringify(v);
-  return r.redactMessage(JSON.parse(text) as T, text);
+  return r.redactMessage(JSON.parse(text) as T);
 }
 
 describe('true positives: every kind in the corpus is replaced', () => {
@@ -89,7 +89,7 @@ describe('by key', () => {
     }
   });
 
-  test('every word that makes a key secret is one the pre-check looks for', () => {
+  test('every word that makes a key secret is one the text scan looks for (key = value inside strings)', () => {
     const anchors = new RegExp(KEY_ANCHORS.map((a) => a.replace(/[-_]/g, '[-_]')).join('|'), 'i');
     for (const { key } of SECRET_KEYS) assert.ok(anchors.test(key), key);
   });
@@ -133,7 +133,7 @@ describe('the envelope, _meta and binary content are never rewritten', () => {
   test('jsonrpc, id, method and _meta keep their values even when they look like secrets', () => {
     const gh = TRUE_POSITIVES.find((t) => t.kind === 'github_pat')!.secret;
     const msg = { jsonrpc: '2.0', id: gh, method: `x/${gh}`, params: { _meta: { progressToken: gh, token: gh }, text: gh } };
-    const { value } = redactor.redactMessage(msg, JSON.stringify(msg));
+    const { value } = redactor.redactMessage(msg);
     assert.equal(value.id, gh);
     assert.equal(value.method, `x/${gh}`);
     assert.deepEqual(value.params._meta, { progressToken: gh, token: gh });
@@ -144,7 +144,7 @@ describe('the envelope, _meta and binary content are never rewritten', () => {
     const aws = TRUE_POSITIVES.find((t) => t.kind === 'aws_access_key_id')!.secret;
     const data = Buffer.from(`x ${aws} y`).toString('base64') + aws;
     const msg = { jsonrpc: '2.0', id: 1, result: { content: [{ type: 'image', data, mimeType: 'image/png' }, { type: 'audio', data, mimeType: 'audio/wav' }, { type: 'resource', resource: { uri: 'a', blob: data } }, { type: 'text', text: aws }] } };
-    const { value } = redactor.redactMessage(msg, JSON.stringify(msg));
+    const { value } = redactor.redactMessage(msg);
     const c = value.result.content;
     assert.equal(c[0]!.data, data);
     assert.equal(c[1]!.data, data);
@@ -154,7 +154,7 @@ describe('the envelope, _meta and binary content are never rewritten', () => {
 
   test('a batch: every element keeps its envelope', () => {
     const batch = [call({ password: 'hunter2' }, 1), call({ password: 'hunter2' }, 2)];
-    const { value, redactions } = redactor.redactMessage(batch, JSON.stringify(batch));
+    const { value, redactions } = redactor.redactMessage(batch);
     assert.deepEqual(value.map((m) => m.id), [1, 2]);
     assert.deepEqual(redactions.map((r) => r.path), ['/0/params/arguments/password', '/1/params/arguments/password']);
   });
@@ -162,11 +162,11 @@ describe('the envelope, _meta and binary content are never rewritten', () => {
   test('the input is never mutated, and an untouched message is returned as the same object', () => {
     const msg = call({ password: 'hunter2', nested: { list: ['a', { token: 'x1y2z3' }] } });
     const before = JSON.stringify(msg);
-    const { value } = redactor.redactMessage(msg, before);
+    const { value } = redactor.redactMessage(msg);
     assert.equal(JSON.stringify(msg), before);
     assert.notEqual(value, msg);
     const clean = call({ message: 'hello' });
-    assert.equal(redactor.redactMessage(clean, JSON.stringify(clean)).value, clean);
+    assert.equal(redactor.redactMessage(clean).value, clean);
   });
 });
 
@@ -245,7 +245,7 @@ describe('nested and encoded forms', () => {
     const log = { jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', logger: 'db', data: `connecting with postgres://app:Sup3rS3cret@db/x` } };
     const obj = { jsonrpc: '2.0', method: 'notifications/message', params: { level: 'debug', data: { request: { headers: { authorization: `token ${gh}`, cookie: 'sid=abcdef123456' } } } } };
     for (const m of [log, obj]) {
-      const { value, redactions } = redactor.redactMessage(m, JSON.stringify(m));
+      const { value, redactions } = redactor.redactMessage(m);
       const s = JSON.stringify(value);
       assert.ok(!s.includes('Sup3rS3cret') && !s.includes(gh) && !s.includes('sid=abcdef123456'), s);
       assert.ok(redactions.length > 0);
@@ -342,7 +342,7 @@ describe('settings: extra patterns and allow-lists', () => {
       allowValues: ['hunter2'],
     });
     const msg = call({ note: 'use ACME-0123456789ABCDEF and TKT_123456', session_token: 'keep-me-123', password: 'hunter2', token: 'drop-me-123' });
-    const { value, redactions } = r.redactMessage(msg, JSON.stringify(msg));
+    const { value, redactions } = r.redactMessage(msg);
     const args = (value.params as { arguments: Record<string, string> }).arguments;
     assert.equal(args.note, `use ACME-[REDACTED:acme_key:${fp('0123456789ABCDEF')}] and [REDACTED:internal_ticket:${fp('TKT_123456')}]`);
     assert.equal(args.session_token, 'keep-me-123');
@@ -541,7 +541,7 @@ describe('properties (fast-check)', () => {
         redactor.redactValue(v);
         const msg = { jsonrpc: '2.0', id, method: 'tools/call', params: { arguments: v } };
         const text = JSON.stringify(msg);
-        const r = redactor.redactMessage(JSON.parse(text) as typeof msg, text);
+        const r = redactor.redactMessage(JSON.parse(text) as typeof msg);
         assert.equal(r.value.id, id);
         JSON.stringify(r.value);
         if (typeof v === 'string') {
@@ -560,7 +560,7 @@ describe('properties (fast-check)', () => {
         const doc = insert(json, plant(secret), choices, key);
         const message = { jsonrpc: '2.0', id: 1, result: doc };
         const text = JSON.stringify(message);
-        const { value, redactions } = redactor.redactMessage(JSON.parse(text) as typeof message, text);
+        const { value, redactions } = redactor.redactMessage(JSON.parse(text) as typeof message);
         assert.ok(!appears(value.result, (t) => t.includes(secret)), `leaked ${secret} in ${JSON.stringify(value).slice(0, 400)}`);
         assert.ok(redactions.length > 0);
         // The marker is in plain sight, or inside the encoding the secret was in (base64 is re-encoded, not unwrapped).

@@ -21,7 +21,7 @@ import {
  * UI and every export). What crosses the wire is never touched; only what is recorded.
  *
  *   const r = new Redactor({ fingerprintKey });
- *   const { value, redactions } = r.redactMessage(parsed, rawText);
+ *   const { value, redactions } = r.redactMessage(parsed);
  *
  * A secret becomes a marker `[REDACTED:<kind>:<fp>]`, where fp is the first 6 hex digits of
  * HMAC-SHA256(fingerprintKey, secret): the same secret gives the same marker everywhere (so a
@@ -90,8 +90,6 @@ export const MAX_LISTED_REDACTIONS = 1000;
 const MAX_ENCODING_DEPTH = 3;
 /** Values nested deeper are replaced whole (the recorder never passes more than 64 levels). */
 const MAX_WALK_DEPTH = 512;
-/** Raw text longer than this skips the whole-text pre-check and goes straight to the walk (which scans every string anyway). */
-const RAW_PREFILTER_MAX = 256 * 1024;
 /** Base64 runs longer than this are files, not credentials: not decoded. */
 const MAX_BASE64_RUN = 1024 * 1024;
 /** Longest unquoted value taken by the key/value text rule. */
@@ -208,8 +206,6 @@ function percentDecode(run: string): string {
 
 /** A string that is base64 through and through (standard or URL-safe alphabet): decoded and scanned whole. */
 const WHOLE_BASE64 = /^(?:[A-Za-z0-9+/]{16,}={0,2}|[A-Za-z0-9_-]{16,}={0,2})$/;
-/** In raw JSON text: a string value that may be whole base64 (the pre-check's only non-anchor test). */
-const RAW_BASE64_VALUE = /"[A-Za-z0-9+/_-]{16,}={0,2}"/;
 /** Opaque frames are scanned as text: base64 blobs under these keys (image/audio data, resource blobs) are skipped, as the walk skips them. */
 const BLOB_KEYS = ['"data"', '"blob"'];
 const BLOB_SKIP_MIN = 1024;
@@ -240,7 +236,6 @@ function base64Text(run: string): string | undefined {
 export class Redactor {
   private readonly key: Buffer;
   private readonly trigger: RegExp;
-  private readonly prefilter: RegExp;
   private readonly byLiteral = new Map<string, Action[]>();
   private readonly byCaseSensitive: Array<{ literal: string; detector: Detector }> = [];
   private readonly extra: Array<{ kind: string; re: RegExp }>;
@@ -277,8 +272,6 @@ export class Redactor {
 
     const source = trieSource([...this.byLiteral.keys()]);
     this.trigger = new RegExp(source, 'gi');
-    // On raw JSON text only: \u-escaped ASCII and escaped slashes can hide an anchor from the text as written.
-    this.prefilter = new RegExp(`${source}|\\\\u00[2-7][0-9a-f]|\\\\/`, 'i');
   }
 
   /** A value the settings say is not a secret (exactly, or matched whole by an allow pattern). */
@@ -299,23 +292,12 @@ export class Redactor {
   }
 
   /**
-   * The cheap pre-check over a message's raw text: false means no detector could fire on any
-   * part of it, so the parsed value needs no walk. True means "look closer", not "found".
-   */
-  mightContainSecret(text: string): boolean {
-    for (const x of this.extra) {
-      x.re.lastIndex = 0;
-      if (x.re.test(text)) return true;
-    }
-    return this.prefilter.test(text) || RAW_BASE64_VALUE.test(text) || this.byCaseSensitive.some((c) => text.includes(c.literal));
-  }
-
-  /**
    * Redacts a JSON-RPC message (or a batch): `jsonrpc`, `id`, `method` and `_meta` stay as they
-   * are. `rawText`, the message as it was on the wire, lets the common case skip the walk.
+   * are. The walk scans every key and string once, which is also the cheapest way to learn that
+   * a message holds no secret: a pre-check over the raw text (one alternation of every anchor)
+   * cost more than the walk it was meant to save, and the walk again whenever it said "maybe".
    */
-  redactMessage<T>(message: T, rawText?: string): RedactResult<T> {
-    if (rawText !== undefined && rawText.length <= RAW_PREFILTER_MAX && !this.mightContainSecret(rawText)) return { value: message, redactions: [] };
+  redactMessage<T>(message: T): RedactResult<T> {
     const ctx: WalkContext = { path: [], found: [] };
     let value: unknown;
     if (Array.isArray(message)) {

@@ -213,7 +213,7 @@ export class Recorder {
       return { envelope, value, isJsonRpc: true, seq: stamp.seq };
     }
     // Secrets are replaced in the recorded copy only; `value` (returned below) and the forwarded frame stay as they are.
-    const redacted = this.redactor.redactMessage(value, text);
+    const redacted = this.redactor.redactMessage(value);
     if (redacted.redactions.length > 0) {
       this.write({ type: 'message', ...stamp, connection_id: connectionId, dir, size, message: redacted.value, ...extra, redacted: redacted.redactions });
       return { envelope, value, isJsonRpc: true, seq: stamp.seq, redacted: redacted.redactions };
