@@ -179,4 +179,9 @@ describe('gate: composeGates (as the alert check uses it)', () => {
     assert.deepEqual(await d, { action: 'deny', message: 'spend' });
     assert.deepEqual(await composeGates(held({ action: 'deny', message: 'user' }), spy)!.check(req), { action: 'deny', message: 'user' });
   });
+  it('the combination asks for inspection first when one of its gates does (the alert check)', () => {
+    const alertCheck: Gate = { inspectsFirst: true, check: () => ({ action: 'allow' }) };
+    assert.equal(composeGates(alertCheck, allow)!.inspectsFirst, true);
+    assert.equal(composeGates(allow, deny('x'))!.inspectsFirst, undefined, 'a policy alone lets the proxy forward before inspecting');
+  });
 });

@@ -10,7 +10,7 @@ import type { AlertEngine } from './engine';
  * Allow / Deny) and holds the call meanwhile. A check of the combinable gate
  * (src/core/recording/gate.ts `composeGates`), so a spend governor can sit beside it.
  *
- * The engine inspects each request when it is journaled, which is before the proxy asks the
+ * The gate says `inspectsFirst`: the engine inspects each request before the proxy asks the
  * gate, so the alerts of the request in question are known when `check` runs.
  */
 
@@ -18,6 +18,7 @@ export type AlertDecider = (request: GateRequest, alerts: AlertRecord[]) => Gate
 
 export function alertGate(engine: AlertEngine, decide: AlertDecider): Gate {
   return {
+    inspectsFirst: true,
     check(request) {
       const alerts = engine.takeAlerts(request.connectionId, request.id);
       const high = alerts.filter((a) => a.severity === 'high');

@@ -25,6 +25,11 @@ export type GateDecision =
 
 export interface Gate {
   check(request: GateRequest): GateDecision | Promise<GateDecision>;
+  /**
+   * The gate decides with what the message inspectors (the alert engine) found on the request,
+   * so they must see it before `check`. Otherwise the proxy forwards first and inspects after.
+   */
+  readonly inspectsFirst?: boolean;
   /** Told of each server answer to a request that was forwarded (the spend governor reads reported costs here). */
   onResponse?(response: GateResponse): void;
 }
@@ -44,6 +49,7 @@ export function composeGates(...gates: Array<Gate | undefined>): Gate | undefine
     check(request) {
       return checkFrom(list, 0, request);
     },
+    ...(list.some((g) => g.inspectsFirst) ? { inspectsFirst: true } : {}),
     ...(listeners.length
       ? {
           onResponse(response: GateResponse) {

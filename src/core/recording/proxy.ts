@@ -7,7 +7,8 @@ import type { ConnectionRecorder, TappedMessage } from './recorder';
 /**
  * Bridges one client connection (upstream) to one server connection (downstream). Every frame
  * is journaled before it is forwarded; the inspectors (alerts) see it after it was forwarded,
- * off the latency path, except a request a gate holds or lets through, which they see first. The proxy keeps just enough state to stay honest when a
+ * off the latency path, except a request for a gate that decides with their findings
+ * (`Gate.inspectsFirst`: alert enforcement), which they see first. The proxy keeps just enough state to stay honest when a
  * peer misbehaves: the client's open requests, so that a crash, a broken transport or a hang
  * ends each of them with a JSON-RPC error the client can act on, recorded like any message.
  */
@@ -107,15 +108,19 @@ export class RecordingProxy {
     if (typeof token === 'string' || typeof token === 'number') request.progressToken = token;
 
     const gate = this.options.gate;
-    if (!gate) {
-      this.forwardThenInspect('client_to_server', tapped, () => this.admit(request, frame));
-      return;
+    if (gate?.inspectsFirst) {
+      this.connection.inspect('client_to_server', tapped);
+      this.decide(request, frame, tapped, gate);
+    } else {
+      this.forwardThenInspect('client_to_server', tapped, () => this.decide(request, frame, tapped, gate));
     }
-    // The gate decides with the alerts the request raised: the inspectors see it first.
-    this.connection.inspect('client_to_server', tapped);
+  }
+
+  /** Opens the request and sends it to the server — once the gate, if any, lets it through. */
+  private decide(request: OpenRequest, frame: Buffer | string, tapped: TappedMessage, gate: Gate | undefined): void {
     if (!this.admit(request)) return;
-    const decision = gate.check({ sessionId: this.connection.sessionId, connectionId: this.connection.id, server: this.options.server, id: request.id, method: request.method, message: tapped.value });
-    if (!isPromise(decision) && decision.action === 'allow') {
+    const decision = gate?.check({ sessionId: this.connection.sessionId, connectionId: this.connection.id, server: this.options.server, id: request.id, method: request.method, message: tapped.value });
+    if (decision === undefined || (!isPromise(decision) && decision.action === 'allow')) {
       this.sendToServer(request, frame);
       return;
     }
@@ -134,18 +139,14 @@ export class RecordingProxy {
       });
   }
 
-  /**
-   * Opens a request, or answers it at once when the server is gone (false). With `frame`, an
-   * open request goes straight to the server (no gate to ask).
-   */
-  private admit(request: OpenRequest, frame?: Buffer | string): boolean {
+  /** Opens a request, or answers it at once when the server is gone (false). */
+  private admit(request: OpenRequest): boolean {
     if (this.downstreamClosed !== undefined) {
       this.answerClient(request.id, RecorderErrorCode.ConnectionClosed, `MCP server is not available: ${this.downstreamClosed}`);
       return false;
     }
     this.open.set(idKey(request.id), request);
     this.armTimeout(request);
-    if (frame !== undefined) this.sendToServer(request, frame);
     return true;
   }
 
