@@ -9,7 +9,7 @@ import type { CallRow } from '../src/shared/protocol';
 import { h, setText } from './dom';
 import { clockTime, count, duration } from './format';
 import { OUTCOME_ICON } from './outcome';
-import { clip } from './safe-text';
+import { clip, visibleText } from './safe-text';
 import { handleSelectionKey, type ViewHost } from './view-host';
 
 export const ROW_HEIGHT = 24;
@@ -24,7 +24,9 @@ const COLUMNS = ['Time', 'Server', 'Tool', 'Outcome', 'Duration', 'Alerts', 'Sum
 
 interface RowEl {
   el: HTMLElement;
-  cells: HTMLElement[];
+  /** One text node per cell, rewritten in place: scrolling refills every row each frame, and
+   *  replacing nodes (textContent =) would allocate ~15k DOM nodes a second for the GC. */
+  texts: Text[];
   row: CallRow | undefined;
   index: number;
   y: number;
@@ -39,6 +41,9 @@ export class ListView {
   private readonly body: HTMLElement;
   private readonly empty: HTMLElement;
   private rendered = new Map<number, RowEl>();
+  /** The other half of `rendered`'s double buffer, and a scratch list: no allocation per frame. */
+  private spare = new Map<number, RowEl>();
+  private missing: number[] = [];
   private free: RowEl[] = [];
   private bodyPx = 0;
   private rowCount = -1;
@@ -116,14 +121,35 @@ export class ListView {
     }
     const sel = this.host.selected();
     const prev = this.rendered;
-    const next = new Map<number, RowEl>();
+    const next = this.spare;
+    next.clear();
+    // Rows still in range keep their element; the others are refilled in place (no DOM removal
+    // and re-insertion, which would rebuild their layout objects every frame of a fast scroll).
+    const missing = this.missing;
+    missing.length = 0;
+    for (let pos = first; pos <= last; pos++) {
+      const i = v[pos]!;
+      const r = prev.get(i);
+      if (r) {
+        prev.delete(i);
+        next.set(i, r);
+      } else missing.push(pos);
+    }
+    const reusable = prev.values();
+    for (const pos of missing) {
+      const r = reusable.next().value ?? this.take();
+      next.set(v[pos]!, r);
+    }
+    for (let r = reusable.next(); !r.done; r = reusable.next()) {
+      r.value.el.remove();
+      this.free.push(r.value);
+    }
+    prev.clear();
+    this.spare = prev;
     let activeId: string | null = null;
     for (let pos = first; pos <= last; pos++) {
       const i = v[pos]!;
-      let r = prev.get(i);
-      if (r) prev.delete(i);
-      else r = this.take();
-      next.set(i, r);
+      const r = next.get(i)!;
       const row = store.rows[i]!;
       if (r.row !== row || r.index !== i) this.fill(r, i, row);
       // Rows sit at their virtual offset relative to the current scroll position.
@@ -144,10 +170,6 @@ export class ListView {
       }
       if (isSel) activeId = r.el.id;
       if (!r.el.parentNode) this.body.appendChild(r.el);
-    }
-    for (const r of prev.values()) {
-      r.el.remove();
-      this.free.push(r);
     }
     this.rendered = next;
     if (activeId) this.grid.setAttribute('aria-activedescendant', activeId);
@@ -196,9 +218,10 @@ export class ListView {
   private take(): RowEl {
     const r = this.free.pop();
     if (r) return r;
-    const cells = COLUMNS.map((_, k) => h('div', { role: 'gridcell', class: `cell c${k}`, 'aria-colindex': k + 1 }));
+    const texts = COLUMNS.map(() => document.createTextNode(''));
+    const cells = COLUMNS.map((_, k) => h('div', { role: 'gridcell', class: `cell c${k}`, 'aria-colindex': k + 1 }, texts[k]));
     const el = h('div', { role: 'row', class: 'lrow', 'aria-selected': 'false' }, ...cells);
-    return { el, cells, row: undefined, index: -1, y: NaN, pos: -1, selected: false };
+    return { el, texts, row: undefined, index: -1, y: NaN, pos: -1, selected: false };
   }
 
   private fill(r: RowEl, i: number, row: CallRow): void {
@@ -207,15 +230,15 @@ export class ListView {
     r.el.id = `lr-${i}`;
     r.el.dataset.index = String(i);
     r.el.className = `lrow o-${row.outcome}${row.alerts > 0 ? ' has-alerts' : ''}`;
-    const c = r.cells;
-    setText(c[0]!, clockTime(row.start_ms));
-    setText(c[1]!, clip(row.server, 200));
-    setText(c[2]!, clip(row.tool, 200));
-    setText(c[3]!, `${OUTCOME_ICON[row.outcome] ?? '?'} ${row.outcome}`);
-    setText(c[4]!, row.outcome === 'pending' ? 'running' : duration(row.duration_ms));
-    setText(c[5]!, row.alerts > 0 ? `⚠ ${count(row.alerts)}` : '');
+    const t = r.texts;
+    cellText(t[0]!, clockTime(row.start_ms));
+    cellText(t[1]!, clip(row.server, 200));
+    cellText(t[2]!, clip(row.tool, 200));
+    cellText(t[3]!, `${OUTCOME_ICON[row.outcome] ?? '?'} ${row.outcome}`);
+    cellText(t[4]!, row.outcome === 'pending' ? 'running' : duration(row.duration_ms));
+    cellText(t[5]!, row.alerts > 0 ? `⚠ ${count(row.alerts)}` : '');
     const summary = row.outcome === 'error' || row.outcome === 'timeout' ? (row.error_message ? `${row.error_class ? `${row.error_class}: ` : ''}${row.error_message}` : row.input_summary) : row.input_summary;
-    setText(c[6]!, clip(summary ?? '', 180));
+    cellText(t[6]!, clip(summary ?? '', 180));
     r.selected = null; // className was reset: rewrite the selection state
   }
 
@@ -245,4 +268,10 @@ export class ListView {
       e.stopPropagation();
     }
   }
+}
+
+/** Server strings shown as text, special characters made visible (as `setText` does). */
+function cellText(node: Text, s: string): void {
+  const v = visibleText(s);
+  if (node.data !== v) node.data = v;
 }
