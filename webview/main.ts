@@ -52,6 +52,7 @@ class App implements ViewHost {
   private measureInit = false;
   private detailWidth: number;
   private announceTimer: ReturnType<typeof setTimeout> | undefined;
+  private indexTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor() {
     this.ui = this.host.getState();
@@ -252,7 +253,8 @@ class App implements ViewHost {
     this.readOnly = !!m.readOnly;
     this.toolbar.setTitle(typeof m.title === 'string' ? m.title : '');
     document.title = visibleText(clip(typeof m.title === 'string' && m.title ? m.title : 'MCP Flight Recorder', 200));
-    this.store.reset(Array.isArray(m.calls) ? m.calls : []);
+    // The key index is built after the first paint (indexInBackground), in slices.
+    this.store.reset(Array.isArray(m.calls) ? m.calls : [], true);
     this.store.setSessions(Array.isArray(m.sessions) ? m.sessions : []);
     this.timeline.resetView();
     this.sel = this.selKey ? this.indexOfKey(this.selKey) : -1;
@@ -345,8 +347,24 @@ class App implements ViewHost {
       requestAnimationFrame(() => {
         performance.mark('mfr:init-painted');
         document.body.dataset.ready = 'true';
+        this.indexInBackground();
       });
     }
+  }
+
+  /** Finishes the store's key index in slices of a few ms, so no task after the first paint is long. */
+  private indexInBackground(): void {
+    if (this.indexTimer !== undefined) return;
+    const step = (): void => {
+      this.indexTimer = undefined;
+      const r = this.store.indexSome(performance.now() + 6, () => performance.now());
+      if (r.rebuilt) {
+        this.sel = this.selKey ? this.indexOfKey(this.selKey) : -1;
+        this.requestRender();
+      }
+      if (!r.done) this.indexTimer = setTimeout(step, 0);
+    };
+    this.indexTimer = setTimeout(step, 0);
   }
 
   private updateStatus(): void {

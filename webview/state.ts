@@ -88,6 +88,12 @@ export class CallStore {
 
   /** session_id → call_id → index (nested maps: no key strings built per call). */
   private keyIndex = new Map<string, Map<string, number>>();
+  /**
+   * Rows [0, indexed) are in `keyIndex`. `reset` leaves it empty: 100k map insertions were a third
+   * of the time to the first paint, and nothing on it needs them. `indexSome` builds it in slices
+   * afterwards; `indexOf` and `upsert` finish it first when they come earlier.
+   */
+  private indexed = 0;
   private laneByServer = new Map<string, Lane>();
   private hay: (string | undefined)[] = [];
   private filters: Filters = emptyFilters();
@@ -104,11 +110,16 @@ export class CallStore {
     return this.filters;
   }
 
-  /** Replaces everything with `rows` (the `init` message). */
-  reset(rows: readonly CallRow[]): void {
+  /**
+   * Replaces everything with `rows` (the `init` message). Duplicate keys: the later row wins, in
+   * the earlier one's place, as with upserts. With `lazyIndex`, the key index (and so the duplicate
+   * check) is left to `indexSome`/`indexOf`/`upsert`; a duplicate found then rebuilds the store.
+   */
+  reset(rows: readonly CallRow[], lazyIndex = false): void {
     const n = rows.length;
     this.rows = [];
     this.keyIndex = new Map();
+    this.indexed = 0;
     this.laneByServer = new Map();
     this.lanes = [];
     this.hay = [];
@@ -116,9 +127,13 @@ export class CallStore {
     this.failures = 0;
     this.maxEnd = -Infinity;
     this.ensureCapacity(Math.max(1024, n));
-    // Duplicate keys in the initial set: the later row wins, as with upserts.
     for (const r of rows) {
       if (!validRow(r)) continue;
+      if (lazyIndex) {
+        this.writeRow(this.rows.length, r);
+        this.rows.push(r);
+        continue;
+      }
       const calls = this.sessionCalls(r.session_id);
       const at = calls.get(r.call_id);
       if (at !== undefined) {
@@ -133,6 +148,7 @@ export class CallStore {
       }
     }
     const m = this.rows.length;
+    if (!lazyIndex) this.indexed = m;
     const order = new Array<number>(m);
     let sorted = true;
     for (let i = 0; i < m; i++) {
@@ -154,6 +170,7 @@ export class CallStore {
 
   /** Adds or replaces calls (the `calls` message), keyed by session_id + call_id. */
   upsert(rows: readonly CallRow[]): { added: number; changed: number } {
+    this.indexSome(Infinity);
     let added = 0;
     let changed = 0;
     // Many new calls at once (e.g. history sent in chunks after `init`): append, then sort once.
@@ -168,6 +185,7 @@ export class CallStore {
         this.ensureCapacity(i + 1);
         this.rows.push(r);
         calls.set(r.call_id, i);
+        this.indexed = i + 1;
         this.writeRow(i, r);
         if (bulk) {
           fresh.push(i);
@@ -244,7 +262,36 @@ export class CallStore {
   }
 
   indexOf(session_id: string, call_id: string): number {
+    this.indexSome(Infinity);
     return this.keyIndex.get(session_id)?.get(call_id) ?? -1;
+  }
+
+  /**
+   * Adds rows to the key index until `clock()` passes `deadline` (checked every 1,024 rows).
+   * Returns `done` once every row is indexed, and `rebuilt` when a duplicate key made it rebuild
+   * the store (indices changed: selections held by index must be looked up again by key).
+   */
+  indexSome(deadline: number, clock: () => number = Date.now): { done: boolean; rebuilt: boolean } {
+    const rows = this.rows;
+    const n = rows.length;
+    let i = this.indexed;
+    let dup = false;
+    while (i < n) {
+      const end = deadline === Infinity ? n : Math.min(n, i + 1024);
+      for (; i < end; i++) {
+        const r = rows[i]!;
+        const calls = this.sessionCalls(r.session_id);
+        if (calls.has(r.call_id)) dup = true;
+        else calls.set(r.call_id, i);
+      }
+      if (dup || clock() >= deadline) break;
+    }
+    this.indexed = i;
+    if (dup) {
+      this.reset(rows.slice());
+      return { done: true, rebuilt: true };
+    }
+    return { done: i >= n, rebuilt: false };
   }
 
   laneOf(server: string): Lane | undefined {
@@ -394,8 +441,16 @@ export class CallStore {
 
   private refilter(full: boolean): void {
     const src = full ? this.order : this.visible;
-    const out: number[] = [];
     const noFilter = !filtersActive(this.filters);
+    if (noFilter && full) {
+      // Everything passes: `order` as it is (one copy, no 100k pushes after an init).
+      const n = this.rows.length;
+      this.pass.fill(1, 0, n);
+      this.visible = src.slice();
+      this.visibleFailures = this.failures;
+      return;
+    }
+    const out: number[] = [];
     let vf = 0;
     if (full) this.pass.fill(0, 0, this.rows.length);
     else for (const i of src) this.pass[i] = 0;
@@ -431,10 +486,10 @@ export class CallStore {
     const e = pending ? NaN : s + Math.max(0, r.duration_ms!);
     this.end[i] = e;
     if (!Number.isNaN(e) && e > this.maxEnd) this.maxEnd = e;
-    this.outcome[i] = OUTCOME_CODE[r.outcome] ?? 0;
+    this.outcome[i] = outcomeCode(r.outcome);
     this.alert[i] = r.alerts > 0 ? 1 : 0;
     if (isFailure(r.outcome)) this.failures++;
-    this.hay[i] = undefined;
+    if (i < this.hay.length) this.hay[i] = undefined;
     let m = this.toolCounts.get(r.server);
     if (!m) this.toolCounts.set(r.server, (m = new Map()));
     m.set(r.tool, (m.get(r.tool) ?? 0) + 1);
@@ -544,7 +599,15 @@ export class CallStore {
 // ---- helpers (exported for tests) ------------------------------------------------------------
 
 function validRow(r: CallRow | undefined | null): r is CallRow {
-  return !!r && typeof r.session_id === 'string' && typeof r.call_id === 'string' && typeof r.server === 'string' && typeof r.tool === 'string' && Number.isFinite(r.start_ms) && typeof OUTCOME_CODE[r.outcome] === 'number';
+  return !!r && typeof r.session_id === 'string' && typeof r.call_id === 'string' && typeof r.server === 'string' && typeof r.tool === 'string' && Number.isFinite(r.start_ms) && outcomeCode(r.outcome) >= 0;
+}
+
+/**
+ * OUTCOME_CODE[o] by comparisons: the strings of a received message are not internalized, and a
+ * keyed property load with such a string goes through the string table, per row.
+ */
+function outcomeCode(o: unknown): number {
+  return o === 'success' ? 0 : o === 'error' ? 1 : o === 'timeout' ? 2 : o === 'cancelled' ? 3 : o === 'pending' ? 4 : -1;
 }
 
 function haystack(r: CallRow): string {

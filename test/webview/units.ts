@@ -34,6 +34,40 @@ describe('webview state (unit)', () => {
     assert.equal(s.size, 4);
   });
 
+  test('a lazily indexed reset (init) ends in the same state as an eager one, duplicates included', () => {
+    const rows = [
+      row({ call_id: 'a', start_ms: T0 + 10 }),
+      row({ call_id: 'b', server: 'beta', start_ms: T0 }),
+      row({ call_id: 'a', start_ms: T0 + 30, outcome: 'error', duration_ms: 5 }), // duplicate: wins in a's place
+      row({ call_id: 'a', session_id: 'other', start_ms: T0 + 20 }),
+    ];
+    const eager = new CallStore();
+    eager.reset(rows);
+    const lazy = new CallStore();
+    lazy.reset(rows, true);
+    assert.equal(lazy.size, 4, 'not indexed yet: no duplicate check has run');
+    let ticks = 0;
+    for (let k = 0; k < 10 && !lazy.indexSome(0, () => ticks++).done; k++);
+    assert.equal(lazy.size, 3);
+    for (const s of [eager, lazy]) {
+      assert.deepEqual(ids(s), ['b', 'a', 'a']);
+      assert.equal(s.rows[s.indexOf('ses-1', 'a')]!.outcome, 'error');
+      assert.equal(s.failures, 1);
+      assert.equal(s.visibleFailures, 1);
+    }
+    // Without duplicates, lookups and upserts before the background index finish it first.
+    const big = Array.from({ length: 5000 }, (_, k) => row({ call_id: `c${k}`, start_ms: T0 + k }));
+    const s = new CallStore();
+    s.reset(big, true);
+    assert.equal(s.indexOf('ses-1', 'c4999'), 4999);
+    const s2 = new CallStore();
+    s2.reset(big, true);
+    assert.deepEqual(s2.indexSome(0, () => 1), { done: false, rebuilt: false }, 'one slice of 1,024 rows, then the deadline');
+    assert.deepEqual(s2.upsert([row({ call_id: 'c10', start_ms: T0 + 10, outcome: 'timeout', duration_ms: 1 })]), { added: 0, changed: 1 });
+    assert.equal(s2.size, 5000);
+    assert.equal(s2.visibleFailures, 1);
+  });
+
   test('upserts are keyed by session_id + call_id and keep the order', () => {
     const s = new CallStore();
     s.reset([row({ call_id: 'a', start_ms: T0 }), row({ call_id: 'a', session_id: 'other', start_ms: T0 + 1 })]);
