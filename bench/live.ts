@@ -52,9 +52,9 @@ export async function benchLive(rate = 1000, seconds = 10, wasmPath?: string): P
     let rows = 0;
     store.onDidChange((change) => {
       const now = performance.now();
-      for (const c of change.calls) {
-        const row = source.row(c.session_id, c.call_id);
-        if (!row || row.outcome === 'pending') continue;
+      // As the timeline panel does with each batch it posts.
+      for (const row of source.rows(change.calls)) {
+        if (row.outcome === 'pending') continue;
         const id = /^\{"n":(\d+),/.exec(row.input_summary)?.[1] ?? '';
         const at = answeredAt.get(id);
         if (at === undefined) continue;

@@ -61,6 +61,28 @@ export class StoreTimelineSource implements TimelineSource {
     return c && rowOf(c, this.alertCount(c));
   }
 
+  /**
+   * The rows of a live batch. A session's alerts are read once per batch, not once per call: at
+   * 1,000 calls a second that query (and the parse of every alert it returns) was half the cost
+   * of turning calls into rows.
+   */
+  rows(keys: Iterable<{ session_id: string; call_id: string }>): CallRow[] {
+    const counts = new Map<string, Map<string, number>>();
+    const out: CallRow[] = [];
+    for (const k of keys) {
+      const c = this.store.call(k.session_id, k.call_id);
+      if (!c) continue;
+      let perCall = counts.get(c.session_id);
+      if (!perCall) {
+        perCall = new Map();
+        for (const a of this.store.alerts(c.session_id)) if (a.call_id !== undefined) perCall.set(a.call_id, (perCall.get(a.call_id) ?? 0) + 1);
+        counts.set(c.session_id, perCall);
+      }
+      out.push(rowOf(c, perCall.get(c.call_id) ?? 0));
+    }
+    return out;
+  }
+
   private callAlerts(c: StoreCallRow): AlertRow[] {
     return this.store.alerts(c.session_id).filter((a) => a.call_id === c.call_id);
   }

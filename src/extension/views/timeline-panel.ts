@@ -1,6 +1,6 @@
 import * as crypto from 'node:crypto';
 import * as vscode from 'vscode';
-import { isFromWebview, type CallRow, type FromWebview, type ToWebview } from '../../shared/protocol';
+import { isFromWebview, type FromWebview, type ToWebview } from '../../shared/protocol';
 import type { Flight } from '../flight';
 import { Commands } from '../ids';
 import { overviewOf, StoreTimelineSource, type TimelineSource } from './timeline-data';
@@ -138,7 +138,7 @@ export class TimelinePanel implements vscode.Disposable {
     this.flushTimer = setTimeout(() => {
       this.flushTimer = undefined;
       const source = this.source as StoreTimelineSource;
-      const rows = [...this.pendingCalls.values()].map((c) => source.row(c.session_id, c.call_id)).filter((r): r is CallRow => !!r);
+      const rows = source.rows(this.pendingCalls.values());
       this.pendingCalls.clear();
       if (rows.length) this.post({ type: 'calls', calls: rows });
       this.post({ type: 'sessions', sessions: this.source.sessions() });
