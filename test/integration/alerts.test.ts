@@ -17,6 +17,7 @@ import { Recorder } from '../../src/core/recording/recorder';
 import { RecordingTransport } from '../../src/core/recording/transport';
 import { JournalWriter } from '../../src/core/store/journal';
 import { openStore } from '../../src/core/store/store';
+import { StoreTimelineSource } from '../../src/extension/views/timeline-data';
 import { CLI, EVERYTHING, FILESYSTEM, fixture, NODE, requireBuiltCli, ROOT, tempDir } from '../helpers/env';
 import { onlySession, readStore, toolCalls } from '../helpers/journal';
 import { assertValidJsonExport, assertValidJsonlExport } from '../helpers/schema';
@@ -112,6 +113,19 @@ describe('alerts with fixture servers', () => {
     assert.deepEqual(doc.alerts.map((a: { alert_id: string; call_id: string | null }) => [a.alert_id, a.call_id]), alerts.map((a) => [a.alert_id, a.request_seq !== undefined ? `${a.connection_id}:${a.request_seq}` : null]));
     assert.deepEqual(doc.session.alerts, { total: 3, by_severity: { low: 0, medium: 1, high: 2 }, by_kind: { tool_poisoning: 1, exfiltration_after_poisoning: 1, secret_in_result: 1 } });
     assert.deepEqual(doc.calls.find((c: { tool: string }) => c.tool === 'send_email').alerts, [exfil[0]!.alert_id]);
+
+    // The timeline's rows count them, one by one and in a live batch (one alert read per session).
+    const index = await openStore(r.store, { writeIndex: true });
+    try {
+      const source = new StoreTimelineSource(index);
+      const keys = index.calls({ limit: 100 }).map((c) => ({ session_id: c.session_id, call_id: c.call_id }));
+      const batch = source.rows(keys);
+      assert.deepEqual(batch, keys.map((k) => source.row(k.session_id, k.call_id)));
+      const alertsOf = (tool: string) => batch.filter((row) => row.tool === tool).map((row) => row.alerts);
+      assert.deepEqual([alertsOf('send_email'), alertsOf('read_config'), alertsOf('add')], [[1], [1], [0]]);
+    } finally {
+      index.close();
+    }
   });
 
   test('a rug pull: the definition changes on the second tools/list after list_changed (high, with a diff)', async () => {
