@@ -785,6 +785,34 @@ export class IndexDb {
     return stored ? toCallRow(stored, r, this.nameOf) : undefined;
   }
 
+  /**
+   * Calls of one session by id, in a few queries instead of one per call (a live batch): by the
+   * request seq in their ids, in groups padded to a power of two so only a handful of statements
+   * are ever prepared; an id whose seq finds another call is looked up as `call` does.
+   */
+  callsOf(sid: number, callIds: readonly string[], r: RowResolvers): Map<string, CallRow> {
+    const wanted = new Set(callIds);
+    const found = new Map<string, CallRow>();
+    const seqs = [...new Set(callIds.map((id) => Number(id.slice(id.lastIndexOf(':') + 1))).filter((n) => Number.isInteger(n)))];
+    for (let k = 0; k < seqs.length; k += 256) {
+      const group = seqs.slice(k, k + 256);
+      let size = 1;
+      while (size < group.length) size *= 2;
+      const params: SqlValue[] = [sid, ...group];
+      while (params.length < size + 1) params.push(group[0]!);
+      for (const row of this.all(`${SELECT_CALL} WHERE sid = ? AND request_seq IN (${new Array(size).fill('?').join(', ')})`, params)) {
+        const c = toCallRow(row, r, this.nameOf);
+        if (wanted.has(c.call_id)) found.set(c.call_id, c);
+      }
+    }
+    for (const id of wanted) {
+      if (found.has(id)) continue;
+      const c = this.call(sid, id, r);
+      if (c) found.set(id, c);
+    }
+    return found;
+  }
+
   calls(q: CallQuery, r: RowResolvers): CallRow[] {
     const w = this.callWhere(q);
     if (!w) return [];

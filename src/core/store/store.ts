@@ -743,6 +743,13 @@ export class Store {
     return s ? this.db.call(s.sid, callId, this.resolvers) : undefined;
   }
 
+  /** Calls of one session by id, in a few index queries (a live batch); ids not found are left out. */
+  callsOf(sessionId: string, callIds: readonly string[]): Map<string, CallRow> {
+    this.assertOpen();
+    const s = this.sessionsById.get(sessionId);
+    return s ? this.db.callsOf(s.sid, callIds, this.resolvers) : new Map();
+  }
+
   /** Non-call records worth showing (process exits, timeouts, gate decisions, transport errors, non-JSON frames…). */
   events(sessionId: string): EventRow[] {
     this.assertOpen();
