@@ -12,8 +12,9 @@ import { StoreTimelineSource } from '../src/extension/views/timeline-data';
  *
  * One process does what the extension host does while an agent is busy — the recorder taps
  * every message (redaction, hash chain, journal), the store's watcher (300 ms, as the extension
- * sets it) catches the index up and reports changed calls, and the timeline panel turns each
- * into the row it posts to the webview — for `seconds` at `rate` calls a second (1 KB payloads).
+ * sets it) catches the index up and reports changed calls, and the timeline panel turns them
+ * into the rows it posts to the webview (in batches, 100 ms after a change, as the panel does) —
+ * for `seconds` at `rate` calls a second (1 KB payloads).
  * VS Code's own rendering is not part of it (the webview side is measured in headless Chromium
  * by the webview test). Keeping up means every call reaches a row, the lag from its response
  * to its row stays bounded, and the event loop is never blocked long.
@@ -50,10 +51,16 @@ export async function benchLive(rate = 1000, seconds = 10, wasmPath?: string): P
     const answeredAt = new Map<string, number>();
     const lags: number[] = [];
     let rows = 0;
-    store.onDidChange((change) => {
+    // As the timeline panel does (timeline-panel.ts, scheduleFlush): changed calls are collected,
+    // and 100 ms after the first of a batch their rows are built, in a task of their own.
+    const pending = new Map<string, { session_id: string; call_id: string }>();
+    let flushTimer: NodeJS.Timeout | undefined;
+    const flush = (): void => {
+      flushTimer = undefined;
+      const batch = source.rows(pending.values());
+      pending.clear();
       const now = performance.now();
-      // As the timeline panel does with each batch it posts.
-      for (const row of source.rows(change.calls)) {
+      for (const row of batch) {
         if (row.outcome === 'pending') continue;
         const id = /^\{"n":(\d+),/.exec(row.input_summary)?.[1] ?? '';
         const at = answeredAt.get(id);
@@ -62,6 +69,10 @@ export async function benchLive(rate = 1000, seconds = 10, wasmPath?: string): P
         lags.push(now - at);
         rows++;
       }
+    };
+    store.onDidChange((change) => {
+      for (const c of change.calls) pending.set(`${c.session_id}/${c.call_id}`, c);
+      flushTimer ??= setTimeout(flush, 100);
     });
     const watch = store.watch(300);
     const payload = 'lorem ipsum dolor sit amet '.repeat(38);
@@ -94,6 +105,7 @@ export async function benchLive(rate = 1000, seconds = 10, wasmPath?: string): P
     const elu = performance.eventLoopUtilization(elu0);
     histogram.disable();
     watch.dispose();
+    clearTimeout(flushTimer);
     recorder.end();
     journal.close();
     store.close();
