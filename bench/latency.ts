@@ -43,9 +43,14 @@ export const direct = (): Transport => new StdioClientTransport({ command: proce
 export const throughRecord = (store: string): Transport =>
   new StdioClientTransport({ command: process.execPath, args: [CLI, 'record', '--store', store, '--name', 'everything', '--', process.execPath, EVERYTHING], stderr: 'ignore' });
 
+const layers = (which: 'relay' | 'journal', store: string): Transport =>
+  new StdioClientTransport({ command: process.execPath, args: ['--import', 'tsx', path.join(ROOT, 'bench', 'recorder-layers.ts'), which, store, '--', process.execPath, EVERYTHING], stderr: 'ignore', cwd: ROOT });
+
 /** The same stdio path with the journal alone (bench/recorder-layers.ts): what the chain and redaction add is the difference to `throughRecord`. */
-export const journalOnly = (store: string): Transport =>
-  new StdioClientTransport({ command: process.execPath, args: ['--import', 'tsx', path.join(ROOT, 'bench', 'recorder-layers.ts'), 'journal', store, '--', process.execPath, EVERYTHING], stderr: 'ignore', cwd: ROOT });
+export const journalOnly = (store: string): Transport => layers('journal', store);
+
+/** The recorder's stdio channels forwarding to each other, nothing recorded: what forwarding alone costs here. */
+export const relayOnly = (store: string): Transport => layers('relay', store);
 
 export const overHttp = (url: string, token: string): Transport =>
   new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { Authorization: `Bearer ${token}` } } });

@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { benchExport } from './export';
 import { benchLive } from './live';
-import { direct, journalOnly, measure, median, overHttp, tempStore, throughRecord, type LatencyStats } from './latency';
+import { direct, journalOnly, measure, median, overHttp, relayOnly, tempStore, throughRecord, type LatencyStats } from './latency';
 import { benchStore } from './store';
 
 /**
@@ -62,12 +62,16 @@ async function serveEverything(store: string): Promise<{ url: string; token: str
 
 async function latency(): Promise<void> {
   const d: LatencyStats[] = [];
+  const b: LatencyStats[] = [];
   const j: LatencyStats[] = [];
   const r: LatencyStats[] = [];
   const h: LatencyStats[] = [];
   const stores: string[] = [];
   for (let i = 0; i < ROUNDS; i++) {
     d.push(await measure(direct(), CALLS, MESSAGE));
+    const relayStore = tempStore();
+    stores.push(relayStore);
+    b.push(await measure(relayOnly(relayStore), CALLS, MESSAGE));
     const journalStore = tempStore();
     stores.push(journalStore);
     j.push(await measure(journalOnly(journalStore), CALLS, MESSAGE));
@@ -84,6 +88,7 @@ async function latency(): Promise<void> {
   const cps = (xs: LatencyStats[]) => median(xs.map((x) => x.callsPerSecond));
   row('direct stdio (baseline) p50 / p99 / calls/s', `${ms(p50(d))} / ${ms(p99(d))} / ${cps(d).toFixed(0)}`);
   row('through mcp-flight record (stdio) p50 / p99 / calls/s', `${ms(p50(r))} / ${ms(p99(r))} / ${cps(r).toFixed(0)}`);
+  row('stdio: p50 added by forwarding alone (bench/recorder-layers.ts relay: the recorder\'s channels, nothing recorded) — context for the rows below', ms(p50(b) - p50(d)));
   const journalAdded = p50(j) - p50(d);
   row('stdio: p50 added by the recorder, journal only (bench/recorder-layers.ts: no chain, no redaction)', ms(journalAdded), '≤ 0.15 ms', journalAdded <= 0.15);
   const added = p50(r) - p50(d);
