@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { benchExport } from './export';
 import { benchLive } from './live';
 import { direct, journalOnly, measure, median, overHttp, relayOnly, tempStore, throughRecord, type LatencyStats } from './latency';
@@ -60,12 +61,35 @@ async function serveEverything(store: string): Promise<{ url: string; token: str
   };
 }
 
+/** The SDK's own Streamable HTTP server with an in-process echo tool (bench/http-reference.ts), as a process of its own. */
+async function httpReference(mode: 'json' | 'sse'): Promise<{ url: string; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench', 'http-reference.ts'), mode], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const line = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.once('exit', (code) => reject(new Error(`bench/http-reference.ts exited with ${code}`)));
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+      if (out.includes('\n')) resolve(out.slice(0, out.indexOf('\n')));
+    });
+  });
+  child.removeAllListeners('exit');
+  return {
+    url: (JSON.parse(line) as { url: string }).url,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    },
+  };
+}
+
 async function latency(): Promise<void> {
   const d: LatencyStats[] = [];
   const b: LatencyStats[] = [];
   const j: LatencyStats[] = [];
   const r: LatencyStats[] = [];
   const h: LatencyStats[] = [];
+  const refJson: LatencyStats[] = [];
+  const refSse: LatencyStats[] = [];
   const stores: string[] = [];
   for (let i = 0; i < ROUNDS; i++) {
     d.push(await measure(direct(), CALLS, MESSAGE));
@@ -81,6 +105,11 @@ async function latency(): Promise<void> {
     const served = await serveEverything(store);
     h.push(await measure(overHttp(served.url, served.token), CALLS, MESSAGE));
     await served.stop();
+    for (const [mode, into] of [['json', refJson], ['sse', refSse]] as const) {
+      const ref = await httpReference(mode);
+      into.push(await measure(new StreamableHTTPClientTransport(new URL(ref.url)), CALLS, MESSAGE));
+      await ref.stop();
+    }
   }
   for (const s of stores) fs.rmSync(s, { recursive: true, force: true });
   const p50 = (xs: LatencyStats[]) => median(xs.map((x) => x.p50));
@@ -96,6 +125,10 @@ async function latency(): Promise<void> {
   const ratio = cps(r) / cps(d);
   row('stdio: throughput through the recorder / direct', `${(ratio * 100).toFixed(0)} %`, '≥ 50 %', ratio >= 0.5);
   row('HTTP upstream → stdio server p50 / p99 / calls/s', `${ms(p50(h))} / ${ms(p99(h))} / ${cps(h).toFixed(0)}`, 'p50 ≤ 1.5 ms', p50(h) <= 1.5);
+  row(
+    'HTTP reference: the SDK\'s own Streamable HTTP server, echo answered in its process, JSON / SSE responses (bench/http-reference.ts) p50 / p99 / calls/s',
+    `${ms(p50(refJson))} / ${ms(p99(refJson))} / ${cps(refJson).toFixed(0)}; ${ms(p50(refSse))} / ${ms(p99(refSse))} / ${cps(refSse).toFixed(0)}`,
+  );
 }
 
 async function store(): Promise<void> {

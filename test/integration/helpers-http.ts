@@ -145,5 +145,19 @@ export function sseMessages(body: string): unknown[] {
   return out;
 }
 
+/**
+ * The JSON-RPC messages of a POST's answer, whichever form the endpoint chose: an SSE stream, or
+ * one JSON body (a message, or an array for a batch).
+ */
+export function postMessages(res: RawResponse): unknown[] {
+  const type = String(res.headers['content-type'] ?? '');
+  if (type.startsWith('text/event-stream')) return sseMessages(res.body);
+  if (type.startsWith('application/json')) {
+    const parsed = JSON.parse(res.body) as unknown;
+    return Array.isArray(parsed) ? parsed : [parsed];
+  }
+  throw new Error(`not an answer with messages: ${res.status} ${type}`);
+}
+
 export const INITIALIZE = (id: number | string = 1, protocolVersion = '2025-06-18') =>
   JSON.stringify({ jsonrpc: '2.0', id, method: 'initialize', params: { protocolVersion, capabilities: {}, clientInfo: { name: 'raw-http', version: '0.0.1' } } });

@@ -11,7 +11,7 @@ import { RemoteClientChannel } from '../../src/core/recording/downstream/remote'
 import { RecordingTransport } from '../../src/core/recording/transport';
 import { RecordingHttpEndpoint, type EndpointConnectionEvent, type EndpointServerHandle } from '../../src/core/recording/upstream/http-endpoint';
 import { findEventEnd, SseParser, type SseEvent } from '../../src/core/recording/upstream/sse';
-import { EVERYTHING, INITIALIZE, messagesOf, rawRequest, sseMessages, startEverything, tempStore, type EverythingServer, type TempStore } from './helpers-http';
+import { EVERYTHING, INITIALIZE, messagesOf, postMessages, rawRequest, sseMessages, startEverything, tempStore, type EverythingServer, type TempStore } from './helpers-http';
 
 /**
  * Real peers only: the SDK's Client, the recorder's HTTP endpoint / reverse proxy / remote
@@ -324,10 +324,9 @@ describe('HTTP endpoint → stdio server-everything', () => {
     const url = handle.tokenUrl;
     const init = await rawRequest(url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: INITIALIZE(1, '2025-03-26') });
     assert.equal(init.status, 200);
-    assert.match(String(init.headers['content-type']), /text\/event-stream/);
     const sid = String(init.headers['mcp-session-id']);
     assert.match(sid, /^[0-9a-f-]{36}$/);
-    assert.equal((sseMessages(init.body)[0] as Msg).id, 1);
+    assert.equal((postMessages(init)[0] as Msg).id, 1);
 
     const h = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': sid, 'mcp-protocol-version': '2025-03-26' };
     const note = await rawRequest(url, { method: 'POST', headers: h, body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) });
@@ -343,7 +342,7 @@ describe('HTTP endpoint → stdio server-everything', () => {
     });
     assert.equal(batch.status, 200);
     // Other server messages may share the stream (it was the only one open); the answers are what counts.
-    const answers = (sseMessages(batch.body) as Msg[]).filter((a) => a.id !== undefined);
+    const answers = (postMessages(batch) as Msg[]).filter((a) => a.id !== undefined);
     assert.deepEqual(answers.map((a) => a.id).sort(), ['b1', 'b2']);
     assert.deepEqual(answers.find((a) => a.id === 'b2')!.result?.content, [{ type: 'text', text: 'Echo: batched' }]);
 
@@ -402,6 +401,21 @@ describe('HTTP endpoint → stdio server-everything', () => {
     assert.equal((await rawRequest(handle.url, { method: 'DELETE', headers: { ...handle.headers, 'mcp-session-id': sid } })).status, 200);
   });
 
+  test('raw HTTP: an answer slower than the stream deadline (100 ms) comes as an SSE stream, even to a client that accepts JSON', async () => {
+    const base = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...handle.headers };
+    const init = await rawRequest(handle.url, { method: 'POST', headers: base, body: INITIALIZE(1) });
+    const sid = String(init.headers['mcp-session-id']);
+    const h = { ...base, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-06-18' };
+    await rawRequest(handle.url, { method: 'POST', headers: h, body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) });
+    // No progress token: nothing but the result, which the tool sends after 1 s at the earliest.
+    const r = await rawRequest(handle.url, { method: 'POST', headers: h, body: JSON.stringify({ jsonrpc: '2.0', id: 41, method: 'tools/call', params: { name: 'trigger-long-running-operation', arguments: { duration: 1, steps: 1 } } }) });
+    assert.equal(r.status, 200);
+    assert.match(String(r.headers['content-type']), /^text\/event-stream/);
+    const answer = (sseMessages(r.body) as Msg[]).find((m) => m.id === 41);
+    assert.match(JSON.stringify(answer?.result), /Long running operation completed/);
+    assert.equal((await rawRequest(handle.url, { method: 'DELETE', headers: { ...handle.headers, 'mcp-session-id': sid } })).status, 200);
+  });
+
   test('raw HTTP: no session and no initialize is a 400 with a JSON-RPC error; unknown session is 404', async () => {
     const h = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...handle.headers };
     const r = await rawRequest(handle.url, { method: 'POST', headers: h, body: JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/list' }) });
@@ -418,11 +432,81 @@ describe('HTTP endpoint → stdio server-everything', () => {
     const r = await rawRequest(handle.url, { method: 'POST', headers: h, body: JSON.stringify({ jsonrpc: '2.0', id: 'sl-1', method: 'ping', params: { _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28' } } }) });
     assert.equal(r.status, 200);
     assert.equal(r.headers['mcp-session-id'], undefined);
-    const answer = sseMessages(r.body)[0] as Msg;
+    const answer = postMessages(r)[0] as Msg;
     assert.equal(answer.id, 'sl-1');
     const recorded = messagesOf(store.records()).filter((m) => msg(m).id === 'sl-1');
     assert.deepEqual(recorded.map((m) => m.dir), ['client_to_server', 'server_to_client']);
     assert.equal(recorded[0]!.mcp_session_id, undefined);
+  });
+});
+
+describe('HTTP endpoint: how a POST is answered (JSON body or SSE stream)', () => {
+  let store: TempStore;
+  let endpoint: RecordingHttpEndpoint;
+  let handle: EndpointServerHandle;
+  let h: Record<string, string>;
+  let sid: string;
+
+  before(async () => {
+    store = tempStore();
+    // Long enough that only the order of messages decides the form, never the machine's speed.
+    endpoint = new RecordingHttpEndpoint({ recorder: store.recorder, streamAfterMs: 60_000 });
+    await endpoint.start();
+    handle = endpoint.addServer(STDIO_SPEC);
+    const base = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...handle.headers };
+    const init = await rawRequest(handle.url, { method: 'POST', headers: base, body: INITIALIZE(1) });
+    sid = String(init.headers['mcp-session-id']);
+    h = { ...base, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-06-18' };
+    assert.equal((await rawRequest(handle.url, { method: 'POST', headers: h, body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) })).status, 202);
+    // server-everything announces its conditional tools once initialized; a POST open at that
+    // moment would carry the announcement on a stream. Let it pass first.
+    await waitFor(() => messagesOf(store.records()).some((m) => m.mcp_session_id === sid && msg(m).method === 'notifications/tools/list_changed'));
+  });
+  after(async () => {
+    await endpoint.close();
+    store.close();
+  });
+
+  test('a client accepting both gets a response that comes first as one JSON body, with its session id', async () => {
+    for (const id of [11, 12, 13]) {
+      const r = await rawRequest(handle.url, { method: 'POST', headers: h, body: JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'echo', arguments: { message: `json ${id}` } } }) });
+      assert.equal(r.status, 200);
+      assert.equal(r.headers['content-type'], 'application/json');
+      assert.equal(r.headers['mcp-session-id'], sid);
+      assert.equal(Number(r.headers['content-length']), Buffer.byteLength(r.body));
+      assert.deepEqual(JSON.parse(r.body), { jsonrpc: '2.0', id, result: { content: [{ type: 'text', text: `Echo: json ${id}` }] } });
+    }
+    const conn = connOfSession(store.records(), sid);
+    const recorded = messagesOf(store.records(), conn).filter((m) => [11, 12, 13].includes(msg(m).id as number));
+    assert.deepEqual(recorded.map((m) => `${m.dir} ${String(msg(m).id)}`), ['client_to_server 11', 'server_to_client 11', 'client_to_server 12', 'server_to_client 12', 'client_to_server 13', 'server_to_client 13']);
+  });
+
+  test('a batch answered by one response is a JSON array', async () => {
+    const r = await rawRequest(handle.url, { method: 'POST', headers: h, body: JSON.stringify([{ jsonrpc: '2.0', id: 'one', method: 'ping' }]) });
+    assert.equal(r.headers['content-type'], 'application/json');
+    assert.deepEqual(JSON.parse(r.body), [{ jsonrpc: '2.0', id: 'one', result: {} }]);
+  });
+
+  test('progress before the response turns the answer into an SSE stream: the progress events, then the result', async () => {
+    const r = await rawRequest(handle.url, {
+      method: 'POST',
+      headers: h,
+      body: JSON.stringify({ jsonrpc: '2.0', id: 21, method: 'tools/call', params: { name: 'trigger-long-running-operation', arguments: { duration: 0.3, steps: 3 }, _meta: { progressToken: 'p21' } } }),
+    });
+    assert.equal(r.status, 200);
+    assert.match(String(r.headers['content-type']), /^text\/event-stream/);
+    assert.equal(r.headers['mcp-session-id'], sid);
+    const got = sseMessages(r.body) as Msg[];
+    assert.deepEqual(got.filter((m) => m.method === 'notifications/progress').map((m) => [m.params?.progressToken, m.params?.progress]), [['p21', 1], ['p21', 2], ['p21', 3]]);
+    const last = got[got.length - 1]!;
+    assert.equal(last.id, 21);
+    assert.match(JSON.stringify(last.result), /Long running operation completed/);
+  });
+
+  test('a client accepting only SSE always gets a stream', async () => {
+    const r = await rawRequest(handle.url, { method: 'POST', headers: { ...h, accept: 'text/event-stream' }, body: JSON.stringify({ jsonrpc: '2.0', id: 31, method: 'ping' }) });
+    assert.match(String(r.headers['content-type']), /^text\/event-stream/);
+    assert.deepEqual(sseMessages(r.body), [{ jsonrpc: '2.0', id: 31, result: {} }]);
   });
 });
 
