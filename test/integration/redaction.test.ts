@@ -162,4 +162,28 @@ describe('secrets never reach the disk, and cross the recorder untouched', () =>
     assert.ok(stderr.some((t) => /^retrying with Authorization: Bearer \[REDACTED:github_pat:[0-9a-f]{6}\]$/.test(t)), stderr.join('\n'));
     assertNoSecrets('export', cli(['export', '--store', dir]), { GH, DB_PASSWORD });
   });
+
+  test('duplicate keys: a secret in a member that a later duplicate overrides (JSON.parse keeps the last) never reaches the store', async () => {
+    const dir = store();
+    const client = new RawRecordClient(dir, [NODE, EVERYTHING]);
+    await client.initialize();
+    // The raw text carries the token; the parsed value (all the redaction walk sees) does not.
+    client.child.stdin.write(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hello"},"note":"${GH}","note":"nothing here"}}\n`);
+    assert.equal((await client.json(1)).result?.content instanceof Array, true);
+    // The same inside a string holding JSON (a tool argument, a result text): its walk sees the parsed copy only.
+    const inner = `{"note":"token ${GH}","note":"nothing here"}`;
+    client.callTool(2, 'echo', { message: inner });
+    const echoed = await client.response(2);
+    assert.ok(echoed.includes(Buffer.from(GH)), 'forwarding is untouched: the server got the token');
+    assert.equal((await client.close()).code, 0);
+
+    assertStoreClean(dir, { GH });
+    const messages = onlySession(dir).records.filter((r): r is MessageRecord => r.type === 'message');
+    const first = messages.find((m) => (m.message as { id?: unknown; method?: string }).id === 1 && (m.message as { method?: string }).method === 'tools/call')!;
+    assert.equal((first.message as { params: { note: string } }).params.note, 'nothing here', 'recorded as parsed: the value the JSON-RPC peers act on');
+    const second = messages.find((m) => (m.message as { id?: unknown; method?: string }).id === 2 && (m.message as { method?: string }).method === 'tools/call')!;
+    assert.deepEqual(second.redacted?.map((r) => r.kind), ['github_pat']);
+    assert.match((second.message as { params: { arguments: { message: string } } }).params.arguments.message, /^\{"note":"token \[REDACTED:github_pat:[0-9a-f]{6}\]","note":"nothing here"\}$/, 'the text keeps both members; only the token is replaced');
+    assertNoSecrets('export', cli(['export', '--store', dir]), { GH });
+  });
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { envelopeOf, errorResponse, idKey, jsonDepthExceeds } from '../../src/core/model/jsonrpc';
+import { envelopeOf, errorResponse, idKey, jsonDepthExceeds, jsonMemberCount, jsonMembersWithin } from '../../src/core/model/jsonrpc';
 
 test('depth scan counts nesting, ignoring brackets inside strings and escaped quotes', () => {
   assert.equal(jsonDepthExceeds('[[[]]]', 3), false);
@@ -31,9 +31,18 @@ test('depth scan agrees with the depth of the parsed value, whatever the strings
       const json = JSON.stringify(v, null, indent);
       const depth = depthOf(v);
       for (let limit = 0; limit <= depth + 1; limit++) assert.equal(jsonDepthExceeds(json, limit), depth > limit, `${json} at limit ${limit}`);
+      assert.equal(jsonMembersWithin(json, depth), jsonMemberCount(v), `members of ${json}`);
     }),
     { numRuns: 500 },
   );
+});
+
+test('member count: duplicate keys make the text write more members than the parsed value holds', () => {
+  const text = '{"a" : "x", "b":{"a":1,"a" :2, "k\\\\":"v:"}, "a":"\\":"}';
+  assert.equal(jsonMembersWithin(text, 64), 6);
+  assert.equal(jsonMemberCount(JSON.parse(text)), 4);
+  assert.equal(jsonMembersWithin('["a", "b:", {"c"\t\r\n:[]}]', 64), 1, 'a colon inside a string or after an array element is no member');
+  assert.equal(jsonMembersWithin('[[{"a":1}]]', 1), -1, 'too deep');
 });
 
 test('envelopes of every JSON-RPC message kind', () => {

@@ -1,5 +1,5 @@
 import * as crypto from 'node:crypto';
-import { DEFAULT_MAX_DEPTH, jsonDepthExceeds } from '../model/jsonrpc';
+import { DEFAULT_MAX_DEPTH, jsonMemberCount, jsonMembersWithin } from '../model/jsonrpc';
 import { loadAuditKeys } from './keys';
 import {
   awsSecretsNear,
@@ -762,13 +762,17 @@ export class Redactor {
     const first = s.charCodeAt(a);
     const last = s.charCodeAt(b);
     if (!((first === 123 && last === 125) || (first === 91 && last === 93))) return undefined;
-    if (jsonDepthExceeds(s, DEFAULT_MAX_DEPTH)) return undefined;
+    const members = jsonMembersWithin(s, DEFAULT_MAX_DEPTH);
+    if (members === -1) return undefined;
     let parsed: unknown;
     try {
       parsed = JSON.parse(s);
     } catch {
       return undefined;
     }
+    // Duplicate keys: the parsed copy lacks all but the last of each, so walking it would vouch
+    // for text it never saw. The string is scanned as text instead.
+    if (jsonMemberCount(parsed) !== members) return undefined;
     const ctx: WalkContext = { path: [], found: [] };
     const out = this.walk(parsed, ctx, 0, null);
     if (out === parsed) return null;

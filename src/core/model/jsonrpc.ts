@@ -20,21 +20,50 @@ const STRUCTURAL = /[{}[\]"]/g;
  * on a 1 KB message, whose bytes are mostly inside strings).
  */
 export function jsonDepthExceeds(text: string, limit: number): boolean {
+  return jsonMembersWithin(text, limit) === -1;
+}
+
+/**
+ * The depth scan (see jsonDepthExceeds) that also counts the object members the text writes,
+ * duplicates included; -1 when the text nests deeper than `limit`. `JSON.parse` keeps only the
+ * last of duplicate keys, so a count above `jsonMemberCount` of the parsed value means the text
+ * holds members the parsed value (and any walk over it) never shows.
+ */
+export function jsonMembersWithin(text: string, limit: number): number {
   let depth = 0;
+  let members = 0;
   STRUCTURAL.lastIndex = 0;
   for (let m = STRUCTURAL.exec(text); m !== null; m = STRUCTURAL.exec(text)) {
     const c = text.charCodeAt(m.index);
     if (c === 0x22 /* " */) {
       const end = closingQuote(text, m.index);
-      if (end === -1) return false;
-      STRUCTURAL.lastIndex = end + 1;
+      if (end === -1) return members;
+      // A string followed by a colon is a key.
+      let next = end + 1;
+      let n = text.charCodeAt(next);
+      while (n === 0x20 || n === 0x0a || n === 0x0d || n === 0x09) n = text.charCodeAt(++next);
+      if (n === 0x3a /* : */) members++;
+      STRUCTURAL.lastIndex = next;
     } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
-      if (++depth > limit) return true;
+      if (++depth > limit) return -1;
     } else {
       depth--;
     }
   }
-  return false;
+  return members;
+}
+
+/** The number of members of all objects in a parsed JSON value (not deeper than the recorder's depth limit: it recurses). */
+export function jsonMemberCount(value: unknown): number {
+  if (value === null || typeof value !== 'object') return 0;
+  let n = 0;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) n += jsonMemberCount(value[i]);
+    return n;
+  }
+  const o = value as Record<string, unknown>;
+  for (const k of Object.keys(o)) n += 1 + jsonMemberCount(o[k]);
+  return n;
 }
 
 /** The quote that ends the string opened at `open`: the first one not escaped by an odd run of backslashes; -1 if none. */

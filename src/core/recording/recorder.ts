@@ -1,7 +1,7 @@
 import * as crypto from 'node:crypto';
 import * as os from 'node:os';
 import { Emitter } from '../model/events';
-import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_STRUCTURED_BYTES, envelopeOf, jsonDepthExceeds } from '../model/jsonrpc';
+import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_STRUCTURED_BYTES, envelopeOf, jsonMemberCount, jsonMembersWithin } from '../model/jsonrpc';
 import type {
   ConnectionEvent,
   OtlpPushRecord,
@@ -173,7 +173,9 @@ export class Recorder {
     }
 
     const tooLarge = size > this.maxStructuredBytes;
-    const tooDeep = !tooLarge && jsonDepthExceeds(text, this.maxDepth);
+    // The members the text writes (-1: too deep), to tell whether the parsed value shows all of them (see below).
+    const members = tooLarge ? -1 : jsonMembersWithin(text, this.maxDepth);
+    const tooDeep = !tooLarge && members === -1;
     let value: unknown;
     try {
       // V8's JSON.parse is iterative, so even 100,000-deep input parses; only walking it would overflow.
@@ -222,8 +224,10 @@ export class Recorder {
     // The message goes into the journal as the exact text that crossed the wire (already proven
     // to be JSON above), so the record keeps key order, spacing and numbers verbatim and the hot
     // path never re-serialises. Line breaks inside would break the framing: those re-serialise.
+    // So does a text with duplicate keys: JSON.parse kept the last of each, so the redaction walk
+    // never saw the others — written verbatim, a secret in one would reach the journal.
     let line: string | undefined;
-    if (text.indexOf('\n') === -1 && text.indexOf('\r') === -1) {
+    if (text.indexOf('\n') === -1 && text.indexOf('\r') === -1 && jsonMemberCount(value) === members) {
       let head = `{"type":"message","session_id":"${stamp.session_id}","seq":${stamp.seq},"ts":"${stamp.ts}","mono":${stamp.mono},"connection_id":${JSON.stringify(connectionId)},"dir":"${dir}","size":${size}`;
       if (extra?.origin) head += `,"origin":"${extra.origin}"`;
       if (extra?.mcp_session_id !== undefined) head += `,"mcp_session_id":${JSON.stringify(extra.mcp_session_id)}`;
