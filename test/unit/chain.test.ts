@@ -331,6 +331,39 @@ describe('JournalWriter with the audit trail', () => {
     assert.equal(verifyStore(root, { home }).verdict, 'intact');
   });
 
+  test('a rotation that cannot open the next segment keeps no descriptor: a file opened afterwards is never written or closed by the journal', () => {
+    const root = temp();
+    const journal = JournalWriter.open(root, { maxSegmentBytes: 2048, audit: { home } });
+    const journalDir = path.dirname(journal.currentSegment);
+    const line = (i: number) => JSON.stringify({ type: 'probe', i, pad: 'p'.repeat(100) });
+    // The journal folder goes away under the writer (the user moved the store): the next segment cannot be created.
+    fs.renameSync(journalDir, `${journalDir}.moved`);
+    let failed = 0;
+    for (let i = 0; i < 40 && failed === 0; i++) {
+      try {
+        journal.appendLine(line(i));
+      } catch {
+        failed++;
+      }
+    }
+    assert.equal(failed, 1, 'the rotation failed');
+    // A file this process opens now may get the number of the descriptor the journal closed.
+    const other = path.join(root, 'other.txt');
+    const fd = fs.openSync(other, 'w');
+    for (let i = 0; i < 3; i++) assert.throws(() => journal.appendLine(line(100 + i)), /ENOENT/, 'still no journal folder: the append fails, visibly');
+    fs.closeSync(fd); // throws EBADF if the journal closed it
+    assert.equal(fs.readFileSync(other, 'utf8'), '', 'no journal line went into an unrelated file');
+    // The folder is back: recording goes on in a new segment, and the store verifies.
+    fs.renameSync(`${journalDir}.moved`, journalDir);
+    journal.appendLine(line(200));
+    journal.close();
+    const segs = listSegments(storeLayout(root));
+    assert.equal(segs.length, 2);
+    assert.equal(lines(segs[1]!).at(-2)!.rec.i, 200);
+    const report = verifyStore(root, { home });
+    assert.equal(report.verdict, 'intact', JSON.stringify(report.findings ?? report, null, 1).slice(0, 2000));
+  });
+
   test('rotation ends a segment with a checkpoint; the next header names its last chain value', () => {
     const root = temp();
     const journal = JournalWriter.open(root, { maxSegmentBytes: 4096, audit: { home } });

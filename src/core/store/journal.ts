@@ -108,6 +108,8 @@ export class JournalWriter {
 
   private appendSealed(json: string, parsed: object | undefined): RecordLocation {
     if (this.closed) throw new Error('journal writer is closed');
+    // The last rotation could not open the next segment (its folder gone, the disk full): try again.
+    if (this.fd < 0) this.openSegment();
     if (this.segmentSize > 0) {
       // UTF-8 takes at most 3 bytes per UTF-16 unit: count exactly only near the limit.
       const extra = (this.audit ? CHAIN_PREFIX_LENGTH : 0) + 1;
@@ -141,7 +143,7 @@ export class JournalWriter {
   }
 
   private writeCheckpoint(reason: CheckpointRecord['reason'], final = false): void {
-    if (this.audit) this.writeLine(this.audit.checkpointLine(reason, final));
+    if (this.audit && this.fd >= 0) this.writeLine(this.audit.checkpointLine(reason, final));
   }
 
   /** The fsync timer: a checkpoint when a line has waited long enough unsealed, then fsync. */
@@ -217,7 +219,7 @@ export class JournalWriter {
       console.error('mcp-flight: final journal checkpoint failed:', err);
     }
     this.sync(true);
-    this.retire(this.fd);
+    if (this.fd >= 0) this.retire(this.fd);
     this.fd = -1;
     this.closed = true;
   }
@@ -226,7 +228,10 @@ export class JournalWriter {
     // The old segment ends sealed; the new header names its last chain value.
     this.writeCheckpoint('rotate');
     this.sync();
+    // No number of a closed descriptor stays behind should the next segment fail to open: the
+    // process may get it again for another file, which the journal would then write and close.
     this.retire(this.fd);
+    this.fd = -1;
     this.segmentNo++;
     this.openSegment();
   }
