@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import type { NonJsonRecord, OpaqueRecord, JournalRecord } from '../../src/core/model/records';
 import { fixture, NODE, requireBuiltCli, tempDir } from '../helpers/env';
 import { onlySession, toolCalls } from '../helpers/journal';
 import { RawRecordClient } from '../helpers/raw-client';
+import { RecordingHttpEndpoint, type EndpointServerHandle } from '../../src/core/recording/upstream/http-endpoint';
+import { INITIALIZE, rawRequest, tempStore } from './helpers-http';
 
 /**
  * Misbehaving servers (small fixture programs) behind the real `mcp-flight record` process.
@@ -224,5 +227,73 @@ describe('non-JSON written by the client', () => {
     const nonJson: NonJsonRecord[] = ofType(onlySession(dir).records, 'non_json');
     assert.equal(nonJson.length, 1);
     assert.equal(nonJson[0]!.dir, 'client_to_server');
+  });
+});
+
+describe('a batch over HTTP with an element nested too deep to walk', () => {
+  const deepRequest = (id: number) => `{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":{"name":"echo","arguments":{"x":${'['.repeat(100_000)}${']'.repeat(100_000)}}}}`;
+  const headers = (h: EndpointServerHandle, sid?: string) => ({ 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...h.headers, ...(sid ? { 'mcp-session-id': sid } : {}) });
+
+  test('reverse-proxied remote: forwarded both ways untouched; the deep elements are recorded opaque, the others verbatim', async () => {
+    const s = tempStore();
+    const endpoint = new RecordingHttpEndpoint({ recorder: s.recorder });
+    await endpoint.start();
+    const answer = `[{"jsonrpc":"2.0","id":1,"result":{"content":[]}}, ${`{"jsonrpc":"2.0","id":2,"result":{"x":${'['.repeat(100_000)}${']'.repeat(100_000)}}}`}]`;
+    let received = '';
+    const remote = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString('utf8')));
+      req.on('end', () => {
+        received = body;
+        res.writeHead(200, { 'content-type': 'application/json' }).end(answer);
+      });
+    });
+    await new Promise<void>((r) => remote.listen(0, '127.0.0.1', r));
+    try {
+      const h = endpoint.addServer({ name: 'remote', type: 'http', url: `http://127.0.0.1:${(remote.address() as { port: number }).port}/mcp` });
+      const first = '{"jsonrpc":"2.0", "id":1, "method":"tools/call","params":{"name":"echo","arguments":{"message":"[x]"}}}';
+      const batch = `[${first} , ${deepRequest(2)}]`;
+      const res = await rawRequest(h.url, { method: 'POST', headers: headers(h), body: batch });
+      assert.equal(res.status, 200);
+      assert.equal(res.body, answer, 'the remote\'s answer reaches the client untouched');
+      assert.equal(received, batch, 'the batch reaches the remote untouched');
+      const frames = s.records().filter((r) => r.type === 'message' || r.type === 'opaque');
+      assert.deepEqual(frames.map((r) => [r.type, (r as { dir: string }).dir, r.type === 'opaque' ? r.reason : '']), [
+        ['message', 'client_to_server', ''],
+        ['opaque', 'client_to_server', 'depth_limit'],
+        ['message', 'server_to_client', ''],
+        ['opaque', 'server_to_client', 'depth_limit'],
+      ]);
+      assert.equal((frames[1] as OpaqueRecord).sha256, crypto.createHash('sha256').update(deepRequest(2)).digest('hex'), 'the element as it was in the batch');
+      assert.deepEqual((frames[1] as OpaqueRecord).envelope, { kind: 'request', id: 2, method: 'tools/call' });
+    } finally {
+      await endpoint.close();
+      await new Promise((r) => remote.close(r));
+      s.close();
+    }
+  });
+
+  test('stdio server behind the endpoint: the deep element is recorded opaque and forwarded; the batch is answered', async () => {
+    const s = tempStore();
+    const endpoint = new RecordingHttpEndpoint({ recorder: s.recorder });
+    await endpoint.start();
+    try {
+      const h = endpoint.addServer({ name: 'slow', type: 'stdio', command: NODE, args: [fixture('slow-echo-server.mjs')] });
+      const init = await rawRequest(h.url, { method: 'POST', headers: headers(h), body: INITIALIZE() });
+      assert.equal(init.status, 200);
+      const sid = init.headers['mcp-session-id'] as string;
+      await rawRequest(h.url, { method: 'POST', headers: headers(h, sid), body: '{"jsonrpc":"2.0","method":"notifications/initialized"}' });
+      const batch = `[{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"echo","arguments":{"message":"shallow"}}},${deepRequest(6)}]`;
+      const res = await rawRequest(h.url, { method: 'POST', headers: { ...headers(h, sid), accept: 'application/json' }, body: batch, timeoutMs: 20_000 });
+      assert.equal(res.status, 200, res.body.slice(0, 300));
+      const answers = JSON.parse(res.body) as Array<{ id: number; result?: { content: unknown } }>;
+      assert.deepEqual(answers.find((a) => a.id === 5)?.result?.content, [{ type: 'text', text: 'shallow' }]);
+      assert.ok(answers.some((a) => a.id === 6), 'the deep call is answered too');
+      const opaque = s.records().filter((r): r is OpaqueRecord => r.type === 'opaque');
+      assert.deepEqual(opaque.map((r) => [r.dir, r.reason, r.sha256]), [['client_to_server', 'depth_limit', crypto.createHash('sha256').update(deepRequest(6)).digest('hex')]]);
+    } finally {
+      await endpoint.close();
+      s.close();
+    }
   });
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { envelopeOf, errorResponse, idKey, jsonDepthExceeds, jsonMemberCount, jsonMembersWithin } from '../../src/core/model/jsonrpc';
+import { envelopeOf, errorResponse, idKey, jsonArrayItems, jsonDepthExceeds, jsonMemberCount, jsonMembersWithin } from '../../src/core/model/jsonrpc';
 
 test('depth scan counts nesting, ignoring brackets inside strings and escaped quotes', () => {
   assert.equal(jsonDepthExceeds('[[[]]]', 3), false);
@@ -32,6 +32,9 @@ test('depth scan agrees with the depth of the parsed value, whatever the strings
       const depth = depthOf(v);
       for (let limit = 0; limit <= depth + 1; limit++) assert.equal(jsonDepthExceeds(json, limit), depth > limit, `${json} at limit ${limit}`);
       assert.equal(jsonMembersWithin(json, depth), jsonMemberCount(v), `members of ${json}`);
+      const items = jsonArrayItems(json);
+      if (Array.isArray(v)) assert.deepEqual(items?.map((t) => JSON.parse(t) as unknown), JSON.parse(json), `items of ${json}`);
+      else assert.equal(items, undefined);
     }),
     { numRuns: 500 },
   );
@@ -43,6 +46,14 @@ test('member count: duplicate keys make the text write more members than the par
   assert.equal(jsonMemberCount(JSON.parse(text)), 4);
   assert.equal(jsonMembersWithin('["a", "b:", {"c"\t\r\n:[]}]', 64), 1, 'a colon inside a string or after an array element is no member');
   assert.equal(jsonMembersWithin('[[{"a":1}]]', 1), -1, 'too deep');
+});
+
+test('array items: each element as written, commas and brackets inside strings and nested values left alone', () => {
+  assert.deepEqual(jsonArrayItems(' [ {"a":[1,2],"b":"x,]\\\\"} ,\n"s,\\"]" , [[]],3 ] '), ['{"a":[1,2],"b":"x,]\\\\"}', '"s,\\"]"', '[[]]', '3']);
+  assert.deepEqual(jsonArrayItems('[]'), []);
+  assert.equal(jsonArrayItems('{"a":[1]}'), undefined);
+  const deep = `{"id":1,"x":${'['.repeat(100_000)}${']'.repeat(100_000)}}`;
+  assert.deepEqual(jsonArrayItems(`[${deep},{"id":2}]`), [deep, '{"id":2}'], 'no recursion, whatever the depth');
 });
 
 test('envelopes of every JSON-RPC message kind', () => {

@@ -53,6 +53,46 @@ export function jsonMembersWithin(text: string, limit: number): number {
   return members;
 }
 
+/** The depth scan's stops, and commas: where the elements of an array end. */
+const ARRAY_STOPS = /[{}[\]",]/g;
+
+/**
+ * The texts of the elements of a JSON array text (a batch), as they were written; undefined when
+ * the text is not an array. For text `JSON.parse` accepted: splitting the text rather than
+ * re-serialising the parsed elements keeps each one verbatim, and never walks an element nested
+ * too deep for `JSON.stringify` (it is recorded as opaque instead).
+ */
+export function jsonArrayItems(text: string): string[] | undefined {
+  let i = 0;
+  for (let c = text.charCodeAt(0); c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09; c = text.charCodeAt(++i));
+  if (text.charCodeAt(i) !== 0x5b /* [ */) return undefined;
+  const items: string[] = [];
+  let depth = 0;
+  let start = i + 1;
+  ARRAY_STOPS.lastIndex = i;
+  for (let m = ARRAY_STOPS.exec(text); m !== null; m = ARRAY_STOPS.exec(text)) {
+    const at = m.index;
+    const c = text.charCodeAt(at);
+    if (c === 0x22 /* " */) {
+      const end = closingQuote(text, at);
+      if (end === -1) return undefined;
+      ARRAY_STOPS.lastIndex = end + 1;
+    } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+      depth++;
+    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
+      if (--depth === 0) {
+        const last = text.slice(start, at).trim();
+        if (last !== '') items.push(last);
+        return items;
+      }
+    } else if (depth === 1) {
+      items.push(text.slice(start, at).trim());
+      start = at + 1;
+    }
+  }
+  return undefined;
+}
+
 /** The number of members of all objects in a parsed JSON value (not deeper than the recorder's depth limit: it recurses). */
 export function jsonMemberCount(value: unknown): number {
   if (value === null || typeof value !== 'object') return 0;

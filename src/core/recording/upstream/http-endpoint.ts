@@ -4,7 +4,7 @@ import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { targetOf, type ServerSpec, type StdioServerSpec } from '../../config/servers';
 import { Emitter, type Event } from '../../model/events';
-import { envelopeOf, errorResponse, idKey, RecorderErrorCode } from '../../model/jsonrpc';
+import { envelopeOf, errorResponse, idKey, jsonArrayItems, RecorderErrorCode } from '../../model/jsonrpc';
 import type { JsonRpcId, MessageEnvelope } from '../../model/records';
 import type { FrameChannel } from '../channel';
 import { openDownstream } from '../downstream';
@@ -783,15 +783,17 @@ class HttpSessionChannel implements FrameChannel {
 
 function classifyBody(body: Buffer): IncomingBody {
   let parsed: unknown;
+  const text = body.toString('utf8');
   try {
-    parsed = JSON.parse(body.toString('utf8'));
+    parsed = JSON.parse(text);
   } catch {
     return { list: [{ frame: body, env: { kind: 'invalid' } }], batch: false, unparsable: true };
   }
   if (Array.isArray(parsed)) {
     // 2025-03-26 batching: each message is recorded and forwarded on its own (stdio has no
-    // batches); the responses go back together on the POST's stream.
-    return { list: parsed.map((m: unknown) => classify(m, JSON.stringify(m))), batch: true, unparsable: false };
+    // batches), as the text it had in the batch; the responses go back together on the POST's stream.
+    const items = jsonArrayItems(text);
+    return { list: parsed.map((m: unknown, i) => classify(m, items?.[i] ?? JSON.stringify(m))), batch: true, unparsable: false };
   }
   return { list: [classify(parsed, body)], batch: false, unparsable: false };
 }

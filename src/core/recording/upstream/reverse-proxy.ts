@@ -3,6 +3,7 @@ import * as https from 'node:https';
 import * as zlib from 'node:zlib';
 import { targetOf, type RemoteServerSpec } from '../../config/servers';
 import { credentialFingerprint, credentialsOf, modeOf } from '../../audit/credentials';
+import { jsonArrayItems } from '../../model/jsonrpc';
 import type { ConnectionRecorder, Recorder } from '../recorder';
 import { findEventEnd, formatSseEvent, parseEventBlock, SseParser, type SseEvent } from './sse';
 
@@ -180,7 +181,8 @@ export class ReverseProxy {
       const clientAuth = route.dropAuthorization ? undefined : headerOf(req.headers.authorization);
       if (clientAuth !== undefined && clientAuth !== conn.clientAuthorization) this.noteClientAuthorization(conn, clientAuth);
       const extra = sid !== undefined ? { mcp_session_id: sid } : undefined;
-      if (Array.isArray(parsed)) for (const m of parsed) conn.recorder.message('client_to_server', JSON.stringify(m), extra);
+      const items = Array.isArray(parsed) ? jsonArrayItems(body.toString('utf8')) : undefined;
+      if (items) for (const m of items) conn.recorder.message('client_to_server', m, extra);
       else conn.recorder.message('client_to_server', body, extra);
     }
 
@@ -280,7 +282,8 @@ export class ReverseProxy {
         const copy = decodeSync(up.headers['content-encoding'], raw, connection);
         if (copy !== undefined && copy.length > 0) {
           const parsed = parseJson(copy);
-          if (Array.isArray(parsed)) for (const m of parsed) connection.recorder.message('server_to_client', JSON.stringify(m), extra);
+          const items = Array.isArray(parsed) ? jsonArrayItems(copy.toString('utf8')) : undefined;
+          if (items) for (const m of items) connection.recorder.message('server_to_client', m, extra);
           else connection.recorder.message('server_to_client', copy, extra);
         }
         res.writeHead(status, up.statusMessage, headers);
