@@ -80,3 +80,43 @@ test('the gate allows, denies with a JSON-RPC error, and holds a call until deci
   assert.equal(denied.error?.error_class, 'policy_denied');
   assert.ok(!records.some((r) => r.type === 'message' && r.dir === 'server_to_client' && JSON.stringify(r.message).includes('get-env') && JSON.stringify(r.message).includes('"result"')), 'the denied call never reached the server');
 });
+
+test('a gate that throws refuses the call (recorded with why) and the session goes on', async () => {
+  const root = tempDir();
+  try {
+    const journal = JournalWriter.open(root);
+    const recorder = new Recorder({ kind: 'test', journal });
+    const spec: StdioServerSpec = { name: 'everything', type: 'stdio', command: NODE, args: [EVERYTHING] };
+    const gate: Gate = {
+      check(req) {
+        if (req.method === 'tools/call' && (req.message as { params?: { arguments?: { message?: string } } }).params?.arguments?.message === 'boom') throw new Error('policy table unreadable');
+        return { action: 'allow' };
+      },
+    };
+    const client = new Client({ name: 'gate-test', version: '1' });
+    await client.connect(new RecordingTransport({ recorder, server: targetOf(spec), downstream: (c) => openDownstream(spec, c), gate }));
+    await assert.rejects(client.callTool({ name: 'echo', arguments: { message: 'boom' } }), (e: unknown) => e instanceof McpError && /gate failed: policy table unreadable/.test(e.message));
+    const after = await client.callTool({ name: 'echo', arguments: { message: 'still here' } });
+    assert.deepEqual(after.content, [{ type: 'text', text: 'Echo: still here' }]);
+    await client.close();
+    recorder.end();
+    journal.close();
+
+    const { records, calls } = onlySession(root);
+    const decisions = records.filter((r) => r.type === 'gate_decision');
+    assert.deepEqual(
+      decisions.map((d) => (d.type === 'gate_decision' ? [d.decision, d.reason ?? null] : [])),
+      [['deny', 'gate failed: policy table unreadable']],
+    );
+    const echoes = toolCalls(calls, 'echo');
+    assert.deepEqual(
+      echoes.map((c) => [c.outcome, c.answered_by_recorder ?? false]),
+      [
+        ['error', true],
+        ['success', false],
+      ],
+    );
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});

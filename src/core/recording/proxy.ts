@@ -119,7 +119,13 @@ export class RecordingProxy {
   /** Opens the request and sends it to the server — once the gate, if any, lets it through. */
   private decide(request: OpenRequest, frame: Buffer | string, tapped: TappedMessage, gate: Gate | undefined): void {
     if (!this.admit(request)) return;
-    const decision = gate?.check({ sessionId: this.connection.sessionId, connectionId: this.connection.id, server: this.options.server, id: request.id, method: request.method, message: tapped.value });
+    let decision: GateDecision | Promise<GateDecision> | undefined;
+    try {
+      decision = gate?.check({ sessionId: this.connection.sessionId, connectionId: this.connection.id, server: this.options.server, id: request.id, method: request.method, message: tapped.value });
+    } catch (err) {
+      // A gate that throws refuses the call (as a rejected held decision does) instead of taking the recorder down.
+      decision = Promise.reject(err);
+    }
     if (decision === undefined || (!isPromise(decision) && decision.action === 'allow')) {
       this.sendToServer(request, frame);
       return;
