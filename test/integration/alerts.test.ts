@@ -213,6 +213,29 @@ describe('alerts with fixture servers', () => {
   });
 });
 
+describe('requests too deep or too large to inspect', () => {
+  const deep = (levels: number): unknown => {
+    let v: unknown = 'bottom';
+    for (let i = 0; i < levels; i++) v = { v };
+    return v;
+  };
+
+  test('a tools/call nested past the depth limit raises uninspectable_request (high) and, without enforcement, is forwarded', async () => {
+    const r = await record({ name: 'everything', type: 'stdio', command: NODE, args: [EVERYTHING] });
+    await r.client.listTools();
+    const result = await r.client.callTool({ name: 'echo', arguments: { message: 'padded', padding: deep(100) } });
+    assert.deepEqual(result.content, [{ type: 'text', text: 'Echo: padded' }]);
+    const { records, alerts } = await r.close();
+    assert.deepEqual(
+      alerts.map((a) => [a.alert_kind, a.severity, a.tool, a.evidence]),
+      [['uninspectable_request', 'high', 'echo', { method: 'tools/call', reason: 'depth_limit', size: (records.find((x) => x.type === 'opaque') as { size: number }).size }]],
+    );
+    const opaque = records.find((x) => x.type === 'opaque');
+    assert.ok(opaque && opaque.type === 'opaque' && opaque.reason === 'depth_limit' && opaque.dir === 'client_to_server');
+    assert.equal(alerts[0]!.request_seq, opaque.seq, 'the alert points at the opaque record of the request');
+  });
+});
+
 describe('alerts with the reference servers', () => {
   test('server-everything and server-filesystem raise no poisoning alert (sampling only when it happens)', async () => {
     const everything = await record({ name: 'everything', type: 'stdio', command: NODE, args: [EVERYTHING] });
@@ -277,6 +300,31 @@ describe('enforcement in the CLI', () => {
     assert.match(summary.stdout, /^ {2}a2 {2}high {2}exfiltration_after_poisoning {2}poisoned\/send_email {2}c1:\d+ +send_email can send data out/m);
     const json = JSON.parse(spawnSync(NODE, [CLI, 'summary', '--store', store, '--json'], { encoding: 'utf8' }).stdout);
     assert.deepEqual(json.alerts.by_severity, { low: 0, medium: 0, high: 2 });
+  });
+
+  test('mcp-flight record --enforce-alerts denies a call nested past the depth limit (nothing could check it)', async () => {
+    requireBuiltCli();
+    const store = tempDir();
+    dirs.push(store);
+    const transport = new StdioClientTransport({ command: NODE, args: [CLI, 'record', '--store', store, '--name', 'everything', '--enforce-alerts', '--', NODE, EVERYTHING], stderr: 'pipe', cwd: ROOT, env: { ...process.env } as Record<string, string> });
+    const client = new Client({ name: 'enforce-test', version: '1' });
+    await client.connect(transport);
+    let padding: unknown = 'bottom';
+    for (let i = 0; i < 100; i++) padding = [padding];
+    await assert.rejects(client.callTool({ name: 'echo', arguments: { message: 'padded', padding } }), (e: unknown) => e instanceof McpError && e.code === -32003 && /too deeply nested to inspect/.test(e.message));
+    assert.deepEqual((await client.callTool({ name: 'echo', arguments: { message: 'plain' } })).content, [{ type: 'text', text: 'Echo: plain' }]);
+    await client.close();
+    const { records, calls } = onlySession(store);
+    const alert = records.find((x) => x.type === 'alert');
+    assert.ok(alert && alert.type === 'alert' && alert.alert_kind === 'uninspectable_request' && alert.severity === 'high');
+    const echoes = toolCalls(calls, 'echo');
+    assert.deepEqual(
+      echoes.map((c) => [c.outcome, c.error?.error_class ?? null, c.answered_by_recorder ?? false]),
+      [
+        ['error', 'policy_denied', true],
+        ['success', null, false],
+      ],
+    );
   });
 
   test('mcp-flight serve --enforce-alerts denies the exfiltrating call over HTTP; a clean call passes; the denial is recorded', async () => {

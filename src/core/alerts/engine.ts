@@ -159,6 +159,10 @@ export class AlertEngine {
     const env = t.envelope;
     if (dir === 'client_to_server') {
       if (env.kind !== 'request' || env.id === undefined || env.id === null) return;
+      if (t.opaque) {
+        this.onUninspectable(connectionId, c, env.id, env.method ?? '', t.opaque, t.seq);
+        return;
+      }
       const params = paramsOf(t.value);
       const method = env.method ?? '';
       const tool = method === 'tools/call' && typeof params?.name === 'string' ? params.name : undefined;
@@ -190,6 +194,29 @@ export class AlertEngine {
     else if (req.method === 'tools/list') this.onToolsList(connectionId, c, req, result, t.seq);
     if (req.method === 'tools/call' && t.redacted?.length) this.onSecretInResult(connectionId, c, env.id, req, t.redacted);
     if (result.resultType === 'input_required') this.onInputRequired(connectionId, c, env.id, req, result);
+  }
+
+  // -- requests too large or too deep to inspect ------------------------------------------------
+
+  /**
+   * Every other check reads the arguments, which an opaque request does not give: left alone it
+   * would pass enforcement unchecked, so an agent could pad or nest a call past the limits to get
+   * around schema, self-tampering and exfiltration checks. It is held like any high alert.
+   */
+  private onUninspectable(connectionId: string, c: ConnState, id: JsonRpcId, method: string, opaque: NonNullable<TappedMessage['opaque']>, seq: number | undefined): void {
+    const what = opaque.tool !== undefined ? `${opaque.tool}` : method;
+    const why = opaque.reason === 'size_limit' ? `${opaque.size} bytes, over the recorder's structured limit` : `nested deeper than the recorder's depth limit`;
+    this.raise(connectionId, {
+      server: c.server.name,
+      ...(opaque.tool !== undefined ? { tool: opaque.tool } : {}),
+      request_id: id,
+      ...(seq !== undefined ? { request_seq: seq } : {}),
+      alert_kind: 'uninspectable_request',
+      severity: 'high',
+      title: `A ${method} request too ${opaque.reason === 'size_limit' ? 'large' : 'deeply nested'} to inspect: ${what}`,
+      detail: `The request is ${why}: it is recorded as opaque bytes (sha256 and redacted text), and no argument check could run on it — schema, self-tampering and exfiltration checks see nothing. Legitimate clients rarely send such requests.`,
+      evidence: { method, reason: opaque.reason, size: opaque.size },
+    });
   }
 
   // -- tools/call -------------------------------------------------------------------------------

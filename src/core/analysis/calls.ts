@@ -158,6 +158,10 @@ export class CallAssembler {
         const c = this.conn(r.connection_id);
         c.info.opaque_frames++;
         this.onMessage(r.connection_id, r.dir, r.envelope, undefined, r.seq, r.ts, r.mono, loc, false, undefined);
+        if (r.tool !== undefined && r.envelope.kind === 'request' && r.envelope.id !== undefined && r.envelope.id !== null) {
+          const call = c.open[r.dir].get(idKey(r.envelope.id));
+          if (call?.request_seq === r.seq) call.tool = r.tool;
+        }
         if (c.httpDeferred && r.dir === 'server_to_client') this.flushHttpRefusals(c, undefined, r.seq, r.ts, r.mono);
         return;
       }

@@ -148,6 +148,8 @@ export interface OpaqueRecord extends ConnectionScoped {
   reason: 'depth_limit' | 'size_limit';
   sha256: string;
   envelope: MessageEnvelope;
+  /** For a `tools/call`: the tool's name, read from the top of the message (the one part safe to read at any size or depth). */
+  tool?: string;
   /** The bytes themselves: UTF-8 text when valid, otherwise base64. */
   text?: string;
   base64?: string;
@@ -221,7 +223,8 @@ export type AlertKind =
   | 'server_sampling'
   | 'server_elicitation'
   | 'secret_in_result'
-  | 'self_tampering';
+  | 'self_tampering'
+  | 'uninspectable_request';
 
 /**
  * A security alert raised live by the alert engine (src/core/alerts), written through the

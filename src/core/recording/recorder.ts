@@ -53,6 +53,8 @@ export interface TappedMessage {
   seq?: number;
   /** What redaction replaced in the recorded copy (set only when something was). */
   redacted?: Redaction[];
+  /** Set when the message was kept as opaque bytes (too large or too deep to inspect): `value` is then undefined. */
+  opaque?: { reason: 'size_limit' | 'depth_limit'; size: number; tool?: string };
 }
 
 /**
@@ -187,20 +189,25 @@ export class Recorder {
     const envelope = envelopeOf(value);
 
     if (tooLarge || tooDeep) {
+      // The tool's name is read at the top (safe at any depth): what cannot be inspected can still be named.
+      const name = envelope.method === 'tools/call' ? (value as { params?: { name?: unknown } }).params?.name : undefined;
+      const tool = typeof name === 'string' ? this.redactor.redactText(name).text : undefined;
       const opaqueStamp = this.stamp();
+      const reason = tooLarge ? ('size_limit' as const) : ('depth_limit' as const);
       this.write({
         type: 'opaque',
         ...opaqueStamp,
         connection_id: connectionId,
         dir,
         size,
-        reason: tooLarge ? 'size_limit' : 'depth_limit',
+        reason,
         // sha256 is of the forwarded bytes; the text is redacted by a string scan (too large or deep to parse and walk).
         sha256: crypto.createHash('sha256').update(text).digest('hex'),
         envelope,
+        ...(tool !== undefined ? { tool } : {}),
         ...(this.capture === 'full' ? { text: this.redactor.redactText(text, { parse: false }).text } : {}),
       });
-      return { envelope, value: undefined, isJsonRpc: envelope.kind !== 'invalid', seq: opaqueStamp.seq };
+      return { envelope, value: undefined, isJsonRpc: envelope.kind !== 'invalid', seq: opaqueStamp.seq, opaque: { reason, size, ...(tool !== undefined ? { tool } : {}) } };
     }
 
     if (envelope.kind === 'invalid') {
