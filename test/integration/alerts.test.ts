@@ -220,7 +220,7 @@ describe('requests too deep or too large to inspect', () => {
     return v;
   };
 
-  test('a tools/call nested past the depth limit raises uninspectable_request (high) and, without enforcement, is forwarded', async () => {
+  test('a tools/call nested past the depth limit raises uninspectable_message (high) and, without enforcement, is forwarded', async () => {
     const r = await record({ name: 'everything', type: 'stdio', command: NODE, args: [EVERYTHING] });
     await r.client.listTools();
     const result = await r.client.callTool({ name: 'echo', arguments: { message: 'padded', padding: deep(100) } });
@@ -228,11 +228,25 @@ describe('requests too deep or too large to inspect', () => {
     const { records, alerts } = await r.close();
     assert.deepEqual(
       alerts.map((a) => [a.alert_kind, a.severity, a.tool, a.evidence]),
-      [['uninspectable_request', 'high', 'echo', { method: 'tools/call', reason: 'depth_limit', size: (records.find((x) => x.type === 'opaque') as { size: number }).size }]],
+      [['uninspectable_message', 'high', 'echo', { direction: 'client_to_server', method: 'tools/call', reason: 'depth_limit', size: (records.find((x) => x.type === 'opaque') as { size: number }).size }]],
     );
     const opaque = records.find((x) => x.type === 'opaque');
     assert.ok(opaque && opaque.type === 'opaque' && opaque.reason === 'depth_limit' && opaque.dir === 'client_to_server');
     assert.equal(alerts[0]!.request_seq, opaque.seq, 'the alert points at the opaque record of the request');
+  });
+
+  test('a tools/list result nested past the depth limit raises uninspectable_message (high): its definitions reached the model unscanned', async () => {
+    const r = await record(fixtureSpec('deep-tools-server.mjs', 'deep'));
+    const listed = await r.client.listTools();
+    assert.deepEqual(listed.tools.map((t) => t.name), ['deep'], 'forwarded untouched');
+    const { records, alerts } = await r.close();
+    const opaque = records.find((x) => x.type === 'opaque');
+    assert.ok(opaque && opaque.type === 'opaque' && opaque.dir === 'server_to_client' && opaque.reason === 'depth_limit');
+    assert.deepEqual(
+      alerts.map((a) => [a.alert_kind, a.severity, a.server, a.message_seq, a.evidence]),
+      [['uninspectable_message', 'high', 'deep', opaque.seq, { direction: 'server_to_client', method: 'tools/list result', reason: 'depth_limit', size: opaque.size }]],
+      'one alert, and no poisoning verdict pretending the text was checked',
+    );
   });
 });
 
@@ -316,7 +330,7 @@ describe('enforcement in the CLI', () => {
     await client.close();
     const { records, calls } = onlySession(store);
     const alert = records.find((x) => x.type === 'alert');
-    assert.ok(alert && alert.type === 'alert' && alert.alert_kind === 'uninspectable_request' && alert.severity === 'high');
+    assert.ok(alert && alert.type === 'alert' && alert.alert_kind === 'uninspectable_message' && alert.severity === 'high');
     const echoes = toolCalls(calls, 'echo');
     assert.deepEqual(
       echoes.map((c) => [c.outcome, c.error?.error_class ?? null, c.answered_by_recorder ?? false]),

@@ -160,7 +160,7 @@ export class AlertEngine {
     if (dir === 'client_to_server') {
       if (env.kind !== 'request' || env.id === undefined || env.id === null) return;
       if (t.opaque) {
-        this.onUninspectable(connectionId, c, env.id, env.method ?? '', t.opaque, t.seq);
+        this.onUninspectable(connectionId, c, 'client_to_server', env.id, env.method ?? '', t.opaque, t.seq);
         return;
       }
       const params = paramsOf(t.value);
@@ -174,7 +174,8 @@ export class AlertEngine {
     }
     // server → client
     if (env.kind === 'request' && env.id !== undefined && env.id !== null) {
-      if (env.method === 'sampling/createMessage' || env.method === 'elicitation/create') this.onServerRequest(connectionId, c, env.method, env.id, t.seq, paramsOf(t.value), 'request');
+      if (t.opaque) this.onUninspectable(connectionId, c, 'server_to_client', env.id, env.method ?? '', t.opaque, t.seq);
+      else if (env.method === 'sampling/createMessage' || env.method === 'elicitation/create') this.onServerRequest(connectionId, c, env.method, env.id, t.seq, paramsOf(t.value), 'request');
       return;
     }
     if (env.kind === 'notification') {
@@ -188,6 +189,11 @@ export class AlertEngine {
     c.pending.delete(key);
     this.byRequest.delete(`${connectionId}\u0000${key}`);
     if (env.kind !== 'response') return;
+    // The definitions and instructions the model will read, too large or deep to scan for poisoning or to pin.
+    if (t.opaque && (req.method === 'initialize' || req.method === 'tools/list')) {
+      this.onUninspectable(connectionId, c, 'server_to_client', env.id, `${req.method} result`, t.opaque, t.seq);
+      return;
+    }
     const result = (t.value as { result?: unknown } | undefined)?.result;
     if (!isObject(result)) return;
     if (req.method === 'initialize') this.onInitialize(connectionId, c, result, t.seq);
@@ -199,23 +205,24 @@ export class AlertEngine {
   // -- requests too large or too deep to inspect ------------------------------------------------
 
   /**
-   * Every other check reads the arguments, which an opaque request does not give: left alone it
-   * would pass enforcement unchecked, so an agent could pad or nest a call past the limits to get
-   * around schema, self-tampering and exfiltration checks. It is held like any high alert.
+   * Every other check reads the message, which an opaque one does not give. Left alone, an agent
+   * could pad or nest a call past the limits to get around schema, self-tampering and
+   * exfiltration checks (a request is held like any high alert), and a server could do the same
+   * to its tool definitions, instructions or sampling requests to get them past the poisoning
+   * scan and the pins (the alert says the model saw text nobody checked).
    */
-  private onUninspectable(connectionId: string, c: ConnState, id: JsonRpcId, method: string, opaque: NonNullable<TappedMessage['opaque']>, seq: number | undefined): void {
-    const what = opaque.tool !== undefined ? `${opaque.tool}` : method;
+  private onUninspectable(connectionId: string, c: ConnState, dir: Direction, id: JsonRpcId, what: string, opaque: NonNullable<TappedMessage['opaque']>, seq: number | undefined): void {
     const why = opaque.reason === 'size_limit' ? `${opaque.size} bytes, over the recorder's structured limit` : `nested deeper than the recorder's depth limit`;
+    const from = dir === 'client_to_server' ? 'The agent sent' : `${c.server.name} sent`;
     this.raise(connectionId, {
       server: c.server.name,
       ...(opaque.tool !== undefined ? { tool: opaque.tool } : {}),
-      request_id: id,
-      ...(seq !== undefined ? { request_seq: seq } : {}),
-      alert_kind: 'uninspectable_request',
+      ...(dir === 'client_to_server' ? { request_id: id, ...(seq !== undefined ? { request_seq: seq } : {}) } : seq !== undefined ? { message_seq: seq } : {}),
+      alert_kind: 'uninspectable_message',
       severity: 'high',
-      title: `A ${method} request too ${opaque.reason === 'size_limit' ? 'large' : 'deeply nested'} to inspect: ${what}`,
-      detail: `The request is ${why}: it is recorded as opaque bytes (sha256 and redacted text), and no argument check could run on it — schema, self-tampering and exfiltration checks see nothing. Legitimate clients rarely send such requests.`,
-      evidence: { method, reason: opaque.reason, size: opaque.size },
+      title: `${from} a ${what} too ${opaque.reason === 'size_limit' ? 'large' : 'deeply nested'} to inspect${opaque.tool !== undefined ? `: ${opaque.tool}` : ''}`,
+      detail: `The message is ${why}: it is recorded as opaque bytes (sha256 and redacted text), and no security check could read it — argument checks for a request, the poisoning scan and pins for definitions and instructions. Legitimate peers rarely send such messages.`,
+      evidence: { direction: dir, method: what, reason: opaque.reason, size: opaque.size },
     });
   }
 

@@ -224,7 +224,7 @@ export type AlertKind =
   | 'server_elicitation'
   | 'secret_in_result'
   | 'self_tampering'
-  | 'uninspectable_request';
+  | 'uninspectable_message';
 
 /**
  * A security alert raised live by the alert engine (src/core/alerts), written through the
