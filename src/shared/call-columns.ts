@@ -1,8 +1,9 @@
 /**
- * CallRow[] ⇄ CallColumns (src/shared/protocol.ts): the timeline's history travels in columns
- * because a structured clone of 100k row objects took a second, while typed arrays and string
- * arrays clone in milliseconds. Shared by the host (encode) and the webview (decode); no imports
- * but types, like protocol.ts.
+ * The timeline's initial load over the webview channel: how a session's rows are split (the
+ * newest screenful in `init`, then the history newest first) and CallRow[] ⇄ CallColumns
+ * (src/shared/protocol.ts). The history travels in columns because a structured clone of 100k
+ * row objects took a second, while typed arrays and string arrays clone in milliseconds. Shared
+ * by the host (split, encode) and the webview (decode); no imports but types, like protocol.ts.
  */
 import type { CallColumns, CallRow, Outcome } from './protocol';
 
@@ -11,6 +12,27 @@ const OUTCOMES: readonly Outcome[] = ['success', 'error', 'timeout', 'cancelled'
 function outcomeCode(o: Outcome): number {
   const k = OUTCOMES.indexOf(o);
   return k < 0 ? 255 : k;
+}
+
+/**
+ * The parts of `rows` (in start order) as sent: `head` is the start of the rows that go in
+ * `init` (about the last `headRows`), `chunks` the [start, end) ranges of the history, newest
+ * first (about `chunkRows` each). No boundary splits calls with equal starts, so the webview
+ * orders ties as it would from a single message (by arrival).
+ */
+export function splitLoad(rows: readonly CallRow[], headRows: number, chunkRows: number): { head: number; chunks: Array<[number, number]> } {
+  const boundary = (b: number): number => {
+    while (b > 0 && rows[b - 1]!.start_ms === rows[b]!.start_ms) b--;
+    return b;
+  };
+  const head = boundary(Math.max(0, rows.length - headRows));
+  const chunks: Array<[number, number]> = [];
+  for (let end = head; end > 0; ) {
+    const start = boundary(Math.max(0, end - chunkRows));
+    chunks.push([start, end]);
+    end = start;
+  }
+  return { head, chunks };
 }
 
 export function encodeColumns(rows: readonly CallRow[]): CallColumns {

@@ -1,6 +1,6 @@
 import * as crypto from 'node:crypto';
 import * as vscode from 'vscode';
-import { encodeColumns } from '../../shared/call-columns';
+import { encodeColumns, splitLoad } from '../../shared/call-columns';
 import { isFromWebview, type CallRow, type FromWebview, type ToWebview } from '../../shared/protocol';
 import type { Flight } from '../flight';
 import { Commands } from '../ids';
@@ -150,18 +150,17 @@ export class TimelinePanel implements vscode.Disposable {
     if (!this.ready) return;
     const load = ++this.load;
     const rows = byStart(this.source.calls());
-    const head = rows.length > INIT_ROWS ? rows.slice(rows.length - INIT_ROWS) : rows;
-    this.post({ type: 'init', readOnly: this.source.readOnly, title: this.source.title, sessions: this.source.sessions(), calls: head, follow, total: rows.length, load });
-    if (head.length < rows.length) void this.sendHistory(load, rows, rows.length - head.length);
+    const { head, chunks } = splitLoad(rows, INIT_ROWS, HISTORY_CHUNK);
+    this.post({ type: 'init', readOnly: this.source.readOnly, title: this.source.title, sessions: this.source.sessions(), calls: rows.slice(head), follow, total: rows.length, load });
+    if (chunks.length) void this.sendHistory(load, rows, chunks);
   }
 
-  private async sendHistory(load: number, rows: CallRow[], end: number): Promise<void> {
-    while (end > 0 && load === this.load) {
-      const start = Math.max(0, end - HISTORY_CHUNK);
+  private async sendHistory(load: number, rows: CallRow[], chunks: Array<[number, number]>): Promise<void> {
+    for (let k = 0; k < chunks.length && load === this.load; k++) {
+      const [start, end] = chunks[k]!;
       const columns = encodeColumns(rows.slice(start, end));
-      end = start;
       try {
-        await this.panel.webview.postMessage({ type: 'history', load, columns, done: end === 0 } satisfies ToWebview);
+        await this.panel.webview.postMessage({ type: 'history', load, columns, done: k === chunks.length - 1 } satisfies ToWebview);
       } catch {
         return; // disposed
       }
