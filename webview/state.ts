@@ -345,7 +345,9 @@ export class CallStore {
     }
     this.indexed = i;
     if (dup) {
+      const missing = this.historyMissing;
       this.reset(rows.slice());
+      this.historyMissing = missing;
       return { done: true, rebuilt: true };
     }
     return { done: i >= n, rebuilt: false };
