@@ -140,7 +140,7 @@ export class ListView {
     const missing = this.missing;
     missing.length = 0;
     for (let pos = first; pos <= last; pos++) {
-      const i = pos < lead ? -1 - pos : v[pos - lead]!;
+      const i = pos < lead ? -2 - pos : v[pos - lead]!;
       const r = prev.get(i);
       if (r) {
         prev.delete(i);
@@ -150,7 +150,7 @@ export class ListView {
     const reusable = prev.values();
     for (const pos of missing) {
       const r = reusable.next().value ?? this.take();
-      next.set(pos < lead ? -1 - pos : v[pos - lead]!, r);
+      next.set(pos < lead ? -2 - pos : v[pos - lead]!, r);
     }
     for (let r = reusable.next(); !r.done; r = reusable.next()) {
       r.value.el.remove();
@@ -160,7 +160,7 @@ export class ListView {
     this.spare = prev;
     let activeId: string | null = null;
     for (let pos = first; pos <= last; pos++) {
-      const i = pos < lead ? -1 - pos : v[pos - lead]!;
+      const i = pos < lead ? -2 - pos : v[pos - lead]!;
       const r = next.get(i)!;
       if (i < 0) {
         if (r.index !== i) this.fillPlaceholder(r, i);
@@ -258,11 +258,12 @@ export class ListView {
     r.selected = null; // className was reset: rewrite the selection state
   }
 
-  /** A call of the history that has not arrived yet: marked as such, not selectable. */
+  /** A call of the history that has not arrived yet (key −2 − position: never a call index, nor
+   *  the −1 of "no selection"): marked as such, not selectable. */
   private fillPlaceholder(r: RowEl, key: number): void {
     r.row = undefined;
     r.index = key;
-    r.el.id = `lp-${-1 - key}`;
+    r.el.id = `lp-${-2 - key}`;
     delete r.el.dataset.index;
     r.el.className = 'lrow placeholder';
     for (let k = 0; k < r.texts.length; k++) cellText(r.texts[k]!, k === COLUMNS.length - 1 ? 'Loading…' : k === 0 ? '…' : '');

@@ -57,6 +57,14 @@ class App implements ViewHost {
   private indexTimer: ReturnType<typeof setTimeout> | undefined;
   /** The `load` of the last `init`: `history` chunks of an older one are dropped. */
   private load: number | undefined;
+  /**
+   * History chunks received and not yet added: they wait for the first paint (the chunks arrive
+   * right behind `init`, and handling them first would delay it), then go in one per task, so
+   * input and frames get their turn in between.
+   */
+  private historyQueue: Array<{ columns: Parameters<typeof decodeColumns>[0]; done: boolean }> = [];
+  private historyTimer: ReturnType<typeof setTimeout> | undefined;
+  private firstPainted = false;
 
   constructor() {
     this.ui = this.host.getState();
@@ -216,7 +224,8 @@ class App implements ViewHost {
         break;
       case 'history':
         if (m.load !== this.load || !m.columns) return;
-        this.onHistory(m.columns, m.done === true);
+        this.historyQueue.push({ columns: m.columns, done: m.done === true });
+        this.drainHistory();
         break;
       case 'calls':
         if (!Array.isArray(m.calls)) return;
@@ -265,6 +274,8 @@ class App implements ViewHost {
     const calls = Array.isArray(m.calls) ? m.calls : [];
     this.store.reset(calls, true);
     this.load = m.load;
+    this.historyQueue = [];
+    this.firstPainted = false;
     if (typeof m.total === 'number' && Number.isFinite(m.total) && m.total > calls.length) this.store.historyMissing = Math.floor(m.total - calls.length);
     this.store.setSessions(Array.isArray(m.sessions) ? m.sessions : []);
     this.timeline.resetView();
@@ -279,11 +290,19 @@ class App implements ViewHost {
     this.requestRender();
   }
 
-  private onHistory(columns: Parameters<typeof decodeColumns>[0], done: boolean): void {
-    this.store.addHistory(decodeColumns(columns), done);
-    if (done) performance.mark('mfr:history-done');
-    this.applyPendingReveal();
-    this.requestRender();
+  private drainHistory(): void {
+    if (this.historyTimer !== undefined || !this.firstPainted || !this.historyQueue.length) return;
+    this.historyTimer = setTimeout(() => {
+      this.historyTimer = undefined;
+      const next = this.historyQueue.shift();
+      if (next) {
+        this.store.addHistory(decodeColumns(next.columns), next.done);
+        if (next.done) performance.mark('mfr:history-done');
+        this.applyPendingReveal();
+        this.requestRender();
+      }
+      this.drainHistory();
+    }, 0);
   }
 
   /** The overview follows the selected call's session; without a selection, the newest session. */
@@ -366,6 +385,8 @@ class App implements ViewHost {
       requestAnimationFrame(() => {
         performance.mark('mfr:init-painted');
         document.body.dataset.ready = 'true';
+        this.firstPainted = true;
+        this.drainHistory();
         this.indexInBackground();
       });
     }

@@ -715,6 +715,10 @@ export function lowerBoundCall(arr: readonly number[], i: number, start: Float64
 /** `a` and `b` (each ordered by (start, index)) merged into a new array; `a` itself when `b` is empty. */
 export function mergeSorted(a: readonly number[], b: readonly number[], start: Float64Array): number[] {
   if (!b.length) return a as number[];
+  const before = (x: number, y: number): boolean => start[x]! < start[y]! || (start[x] === start[y] && x < y);
+  // History arrives newest first: each chunk goes wholly before what is there (a block copy).
+  if (!a.length || before(b[b.length - 1]!, a[0]!)) return b.concat(a);
+  if (before(a[a.length - 1]!, b[0]!)) return a.concat(b);
   const out = new Array<number>(a.length + b.length);
   let i = 0;
   let j = 0;

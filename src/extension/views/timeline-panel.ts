@@ -9,7 +9,7 @@ import { overviewOf, StoreTimelineSource, type TimelineSource } from './timeline
 /** Calls in the `init` message: the newest screenful, so the first paint need not wait for the rest. */
 export const INIT_ROWS = 200;
 /** Calls per `history` message after it: small enough that the webview adds one within a frame. */
-export const HISTORY_CHUNK = 5_000;
+export const HISTORY_CHUNK = 2_000;
 
 /**
  * Hosts the timeline webview. The page is built by webview/main.ts from messages alone; the
