@@ -298,6 +298,8 @@ class App implements ViewHost {
       if (next) {
         this.store.addHistory(decodeColumns(next.columns), next.done);
         if (next.done) performance.mark('mfr:history-done');
+        // A selection kept by key across a re-init comes back when its call arrives.
+        if (this.sel < 0 && this.selKey) this.sel = this.indexOfKey(this.selKey);
         this.applyPendingReveal();
         this.requestRender();
       }
