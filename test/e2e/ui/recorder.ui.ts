@@ -181,6 +181,9 @@ test('calls stream into the tree, a failure opens its inputs, the timeline shows
     assert.equal((replayed.message as { params: { arguments: { message: string } } }).params.arguments.message, (original?.message as { params: { arguments: { message: string } } } | undefined)?.params.arguments.message, 'the same token: the same marker as recorded');
     assert.ok(!fs.readdirSync(path.join(ws.dir, '.mcp-flight', 'journal')).some((f) => fs.readFileSync(path.join(ws.dir, '.mcp-flight', 'journal', f)).includes(TOKEN)), 'no token on disk');
     await runCommand(page, 'MCP Flight Recorder: Focus on Sessions View');
+    // The tree is scrolled down to the failed call, past the 240 calls above: back to the top,
+    // where the newest session (the replay) is.
+    await page.keyboard.press('Home');
     await waitUntil(async () => ((await treeRows(page, 'Sessions').allInnerTexts()).some((l) => /replay/.test(l)) ? true : undefined), { timeout: 15_000, what: 'the replay session in the tree' });
     await client.close();
 
