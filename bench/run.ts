@@ -178,7 +178,10 @@ function webview(): void {
   const at = `measured by the webview test${p.machine?.loadavg ? ` at load ${p.machine.loadavg[0]}` : ''}`;
   const first = p.firstPaint?.median?.fromReceiveMs;
   const scroll = p.listScroll10s;
-  if (first !== undefined) row(`timeline first paint with 100k calls, from the message's arrival (${at})`, `${ms(first)} (from the host's postMessage ${ms(p.firstPaint?.median?.fromPostMs ?? NaN)})`, '≤ 300 ms', first <= 300);
+  // From the host's postMessage: what a user opening the timeline waits for (the init now holds
+  // the newest 200 calls; the rest streams in behind the first paint).
+  const fromPost = p.firstPaint?.median?.fromPostMs;
+  if (first !== undefined && fromPost !== undefined) row(`timeline first paint with 100k calls, from the host's postMessage (${at})`, `${ms(fromPost)} (from the message's arrival ${ms(first)})`, '≤ 300 ms', fromPost <= 300);
   if (scroll?.longestTaskMs !== undefined) row(`10 s scroll across 100k calls: longest task (${at})`, `${ms(scroll.longestTaskMs)}, ${scroll.fps} fps`, '≤ 50 ms', scroll.longestTaskMs <= 50);
   if (scroll?.maxDomRows !== undefined) row('10 s scroll: most DOM rows at once', String(scroll.maxDomRows), '≤ 200', scroll.maxDomRows <= 200);
   const stream = p.streaming1000PerSecond5s;

@@ -4,12 +4,16 @@
  * there are. The grid keeps focus; the selected row is its aria-activedescendant.
  *
  * Keys: ↑/↓ (or k/j) move, PageUp/PageDown, Home/End, Enter opens the detail.
+ *
+ * While the initial load's history streams in, the calls not yet arrived (all older than the ones
+ * here) are placeholder rows at the top: the scrollbar has its final size from the first paint.
  */
 import type { CallRow } from '../src/shared/protocol';
 import { h, setText } from './dom';
 import { clockTime, count, duration } from './format';
 import { OUTCOME_ICON } from './outcome';
 import { clip, visibleText } from './safe-text';
+import { filtersActive } from './state';
 import { handleSelectionKey, type ViewHost } from './view-host';
 
 export const ROW_HEIGHT = 24;
@@ -69,14 +73,21 @@ export class ListView {
     });
   }
 
+  /** Placeholder rows above the calls: the history still to come (none under a filter). */
+  get lead(): number {
+    const store = this.host.store;
+    return store.historyMissing > 0 && !filtersActive(store.getFilters()) ? store.historyMissing : 0;
+  }
+
   get viewportHeight(): number {
     return Math.max(0, this.grid.clientHeight - ROW_HEIGHT);
   }
 
   /** Scrolls so the selected call is in view. */
   reveal(i: number): void {
-    const pos = this.host.store.visiblePos(i);
-    if (pos < 0) return;
+    const vpos = this.host.store.visiblePos(i);
+    if (vpos < 0) return;
+    const pos = vpos + this.lead;
     const { virtTop, ratio } = this.metrics();
     const vh = this.viewportHeight;
     const y = pos * ROW_HEIGHT;
@@ -95,7 +106,8 @@ export class ListView {
     if (!this.active) return;
     const store = this.host.store;
     const v = store.visible;
-    const n = v.length;
+    const lead = this.lead;
+    const n = lead + v.length;
     if (n !== this.rowCount) {
       this.rowCount = n;
       this.grid.setAttribute('aria-rowcount', String(n + 1));
@@ -128,7 +140,7 @@ export class ListView {
     const missing = this.missing;
     missing.length = 0;
     for (let pos = first; pos <= last; pos++) {
-      const i = v[pos]!;
+      const i = pos < lead ? -2 - pos : v[pos - lead]!;
       const r = prev.get(i);
       if (r) {
         prev.delete(i);
@@ -138,7 +150,7 @@ export class ListView {
     const reusable = prev.values();
     for (const pos of missing) {
       const r = reusable.next().value ?? this.take();
-      next.set(v[pos]!, r);
+      next.set(pos < lead ? -2 - pos : v[pos - lead]!, r);
     }
     for (let r = reusable.next(); !r.done; r = reusable.next()) {
       r.value.el.remove();
@@ -148,10 +160,14 @@ export class ListView {
     this.spare = prev;
     let activeId: string | null = null;
     for (let pos = first; pos <= last; pos++) {
-      const i = v[pos]!;
+      const i = pos < lead ? -2 - pos : v[pos - lead]!;
       const r = next.get(i)!;
-      const row = store.rows[i]!;
-      if (r.row !== row || r.index !== i) this.fill(r, i, row);
+      if (i < 0) {
+        if (r.index !== i) this.fillPlaceholder(r, i);
+      } else {
+        const row = store.rows[i]!;
+        if (r.row !== row || r.index !== i) this.fill(r, i, row);
+      }
       // Rows sit at their virtual offset relative to the current scroll position.
       const y = Math.round(scrollTop + pos * ROW_HEIGHT - virtTop);
       if (r.y !== y) {
@@ -189,7 +205,7 @@ export class ListView {
 
   private metrics(): { virtTop: number; scrollTop: number; ratio: number } {
     const scrollTop = this.grid.scrollTop;
-    const n = this.host.store.visible.length;
+    const n = this.lead + this.host.store.visible.length;
     const vh = this.viewportHeight;
     const maxVirt = Math.max(0, n * ROW_HEIGHT - vh);
     const maxReal = Math.max(0, this.bodyPx - vh);
@@ -240,6 +256,18 @@ export class ListView {
     const summary = row.outcome === 'error' || row.outcome === 'timeout' ? (row.error_message ? `${row.error_class ? `${row.error_class}: ` : ''}${row.error_message}` : row.input_summary) : row.input_summary;
     cellText(t[6]!, clip(summary ?? '', 180));
     r.selected = null; // className was reset: rewrite the selection state
+  }
+
+  /** A call of the history that has not arrived yet (key −2 − position: never a call index, nor
+   *  the −1 of "no selection"): marked as such, not selectable. */
+  private fillPlaceholder(r: RowEl, key: number): void {
+    r.row = undefined;
+    r.index = key;
+    r.el.id = `lp-${-2 - key}`;
+    delete r.el.dataset.index;
+    r.el.className = 'lrow placeholder';
+    for (let k = 0; k < r.texts.length; k++) cellText(r.texts[k]!, k === COLUMNS.length - 1 ? 'Loading…' : k === 0 ? '…' : '');
+    r.selected = null;
   }
 
   private onKey(e: KeyboardEvent): void {

@@ -1,9 +1,11 @@
 /**
  * The timeline webview: bootstrap and message routing. Builds the whole DOM from script (the
  * page's HTML is an empty body under a strict CSP), posts `ready`, then renders what the host
- * sends: `init` (everything), `calls` (batched upserts), `sessions`, `detail` (answers to
+ * sends: `init` (the newest calls and the total), `history` (the older calls, in chunks behind
+ * the first paint), `calls` (batched upserts), `sessions`, `detail` (answers to
  * `requestDetail`) and `reveal`. Rendering is batched into one requestAnimationFrame.
  */
+import { decodeColumns } from '../src/shared/call-columns';
 import type { CallRow, ToWebview } from '../src/shared/protocol';
 import { DetailPane } from './detail';
 import { button, h, setText } from './dom';
@@ -53,6 +55,16 @@ class App implements ViewHost {
   private detailWidth: number;
   private announceTimer: ReturnType<typeof setTimeout> | undefined;
   private indexTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The `load` of the last `init`: `history` chunks of an older one are dropped. */
+  private load: number | undefined;
+  /**
+   * History chunks received and not yet added: they wait for the first paint (the chunks arrive
+   * right behind `init`, and handling them first would delay it), then go in one per task, so
+   * input and frames get their turn in between.
+   */
+  private historyQueue: Array<{ columns: Parameters<typeof decodeColumns>[0]; done: boolean }> = [];
+  private historyTimer: ReturnType<typeof setTimeout> | undefined;
+  private firstPainted = false;
 
   constructor() {
     this.ui = this.host.getState();
@@ -210,6 +222,11 @@ class App implements ViewHost {
       case 'init':
         this.onInit(m);
         break;
+      case 'history':
+        if (m.load !== this.load || !m.columns) return;
+        this.historyQueue.push({ columns: m.columns, done: m.done === true });
+        this.drainHistory();
+        break;
       case 'calls':
         if (!Array.isArray(m.calls)) return;
         this.onCalls(m.calls);
@@ -254,7 +271,12 @@ class App implements ViewHost {
     this.toolbar.setTitle(typeof m.title === 'string' ? m.title : '');
     document.title = visibleText(clip(typeof m.title === 'string' && m.title ? m.title : 'MCP Flight Recorder', 200));
     // The key index is built after the first paint (indexInBackground), in slices.
-    this.store.reset(Array.isArray(m.calls) ? m.calls : [], true);
+    const calls = Array.isArray(m.calls) ? m.calls : [];
+    this.store.reset(calls, true);
+    this.load = m.load;
+    this.historyQueue = [];
+    this.firstPainted = false;
+    if (typeof m.total === 'number' && Number.isFinite(m.total) && m.total > calls.length) this.store.historyMissing = Math.floor(m.total - calls.length);
     this.store.setSessions(Array.isArray(m.sessions) ? m.sessions : []);
     this.timeline.resetView();
     this.sel = this.selKey ? this.indexOfKey(this.selKey) : -1;
@@ -266,6 +288,23 @@ class App implements ViewHost {
     this.applyPendingReveal();
     this.showDefaultOverview();
     this.requestRender();
+  }
+
+  private drainHistory(): void {
+    if (this.historyTimer !== undefined || !this.firstPainted || !this.historyQueue.length) return;
+    this.historyTimer = setTimeout(() => {
+      this.historyTimer = undefined;
+      const next = this.historyQueue.shift();
+      if (next) {
+        this.store.addHistory(decodeColumns(next.columns), next.done);
+        if (next.done) performance.mark('mfr:history-done');
+        // A selection kept by key across a re-init comes back when its call arrives.
+        if (this.sel < 0 && this.selKey) this.sel = this.indexOfKey(this.selKey);
+        this.applyPendingReveal();
+        this.requestRender();
+      }
+      this.drainHistory();
+    }, 0);
   }
 
   /** The overview follows the selected call's session; without a selection, the newest session. */
@@ -334,7 +373,8 @@ class App implements ViewHost {
     if (store.version !== this.lastToolbarVersion) {
       this.lastToolbarVersion = store.version;
       this.toolbar.update();
-      const empty = store.size === 0 ? 'Waiting for MCP calls. They appear here as agents use MCP servers.' : store.visible.length === 0 ? 'No calls match the filters.' : null;
+      const loading = store.historyMissing > 0 ? ` (${(store.size).toLocaleString('en-US')} of ${(store.size + store.historyMissing).toLocaleString('en-US')} calls loaded so far)` : '';
+      const empty = store.size === 0 ? (loading ? 'Loading calls…' : 'Waiting for MCP calls. They appear here as agents use MCP servers.') : store.visible.length === 0 ? `No calls match the filters${loading}.` : null;
       this.timeline.setEmptyMessage(empty);
       this.list.setEmptyMessage(empty);
       this.updateStatus();
@@ -347,6 +387,8 @@ class App implements ViewHost {
       requestAnimationFrame(() => {
         performance.mark('mfr:init-painted');
         document.body.dataset.ready = 'true';
+        this.firstPainted = true;
+        this.drainHistory();
         this.indexInBackground();
       });
     }
@@ -384,7 +426,7 @@ class App implements ViewHost {
   private viewAnchorTime(): number {
     if (this.view === 'timeline') return this.timeline.viewStart + this.timeline.span / 2;
     const v = this.store.visible;
-    const pos = Math.min(v.length - 1, Math.max(0, Math.floor(this.list.grid.scrollTop / ROW_HEIGHT)));
+    const pos = Math.min(v.length - 1, Math.max(0, Math.floor(this.list.grid.scrollTop / ROW_HEIGHT) - this.list.lead));
     const i = v[pos];
     return i === undefined ? 0 : this.store.start[i]!;
   }
@@ -443,7 +485,9 @@ class App implements ViewHost {
     clearTimeout(this.announceTimer);
     this.announceTimer = setTimeout(() => {
       const n = this.store.visible.length;
-      this.announce(filtersActive(this.store.getFilters()) ? `${n.toLocaleString('en-US')} of ${this.store.size.toLocaleString('en-US')} calls match.` : `Showing all ${this.store.size.toLocaleString('en-US')} calls.`);
+      const missing = this.store.historyMissing;
+      const loading = missing > 0 ? ` Still loading: ${this.store.size.toLocaleString('en-US')} of ${(this.store.size + missing).toLocaleString('en-US')} calls so far.` : '';
+      this.announce((filtersActive(this.store.getFilters()) ? `${n.toLocaleString('en-US')} of ${this.store.size.toLocaleString('en-US')} calls match.` : `Showing all ${this.store.size.toLocaleString('en-US')} calls.`) + loading);
     }, 400);
   }
 

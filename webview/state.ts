@@ -85,6 +85,11 @@ export class CallStore {
   /** Session id → end (epoch ms) for sessions that ended: their pending calls stop growing there. */
   sessionEnd = new Map<string, number>();
   sessions: SessionView[] = [];
+  /**
+   * Calls announced by `init` (its `total`) that have not arrived yet. They are all older than
+   * every call here (history comes newest first): the list draws them as placeholders above.
+   */
+  historyMissing = 0;
 
   /** session_id → call_id → index (nested maps: no key strings built per call). */
   private keyIndex = new Map<string, Map<string, number>>();
@@ -126,6 +131,7 @@ export class CallStore {
     this.toolCounts = new Map();
     this.failures = 0;
     this.maxEnd = -Infinity;
+    this.historyMissing = 0;
     this.ensureCapacity(Math.max(1024, n));
     for (const r of rows) {
       if (!validRow(r)) continue;
@@ -210,38 +216,89 @@ export class CallStore {
     return { added, changed };
   }
 
+  /**
+   * Adds a chunk of the initial load's history (the `history` message). A call already here is
+   * kept: it came in a live update, which is newer than the load's copy. Returns the calls added.
+   */
+  addHistory(rows: readonly CallRow[], done: boolean): number {
+    this.indexSome(Infinity);
+    const fresh: number[] = [];
+    for (const r of rows) {
+      if (!validRow(r)) continue;
+      const calls = this.sessionCalls(r.session_id);
+      if (calls.has(r.call_id)) continue;
+      const i = this.rows.length;
+      this.ensureCapacity(i + 1);
+      this.rows.push(r);
+      calls.set(r.call_id, i);
+      this.indexed = i + 1;
+      this.writeRow(i, r);
+      fresh.push(i);
+    }
+    this.historyMissing = done ? 0 : Math.max(0, this.historyMissing - rows.length);
+    if (fresh.length) this.addBulk(fresh);
+    this.version++;
+    return fresh.length;
+  }
+
+  /**
+   * Places many new calls at once. They are sorted, then merged into `order`, the lanes and
+   * `visible` (linear, not a re-sort of 100k indices); only a lane that got calls before its last
+   * one re-packs its tracks; only the new calls are matched against the filters.
+   */
   private addBulk(fresh: number[]): void {
     const s = this.start;
-    const cmp = (a: number, b: number): number => s[a]! - s[b]! || a - b;
-    const lastStart = this.order.length ? s[this.order[this.order.length - 1]!]! : -Infinity;
-    fresh.sort(cmp);
-    const appendOnly = s[fresh[0]!]! >= lastStart;
-    for (const i of fresh) this.order.push(i);
-    if (!appendOnly) this.order.sort(cmp);
+    fresh.sort((a, b) => s[a]! - s[b]! || a - b);
+    this.order = mergeSorted(this.order, fresh, s);
+    const byLane = new Map<Lane, number[]>();
     let newLane = false;
     for (const i of fresh) {
-      const server = this.rows[i]!.server;
-      if (!this.laneByServer.has(server)) newLane = true;
-      this.placeInLane(i, true);
+      const r = this.rows[i]!;
+      let lane = this.laneByServer.get(r.server);
+      if (!lane) {
+        lane = { server: r.server, index: this.lanes.length, calls: [], spanning: new Set(), trackLast: [], failures: 0, alerts: 0 };
+        this.laneByServer.set(r.server, lane);
+        this.lanes.push(lane);
+        newLane = true;
+      }
+      let add = byLane.get(lane);
+      if (!add) byLane.set(lane, (add = []));
+      add.push(i);
+      if (this.isSpanning(i)) lane.spanning.add(i);
+      if (isFailure(r.outcome)) lane.failures++;
+      lane.alerts += r.alerts > 0 ? 1 : 0;
+    }
+    for (const [lane, add] of byLane) {
+      const calls = lane.calls;
+      const last = calls[calls.length - 1];
+      if (last === undefined || s[last]! < s[add[0]!]! || (s[last] === s[add[0]!] && last < add[0]!)) {
+        for (const i of add) {
+          calls.push(i);
+          this.track[i] = this.pickTrack(lane, i);
+        }
+      } else {
+        lane.calls = mergeSorted(calls, add, s);
+        lane.trackLast = [];
+        for (const i of lane.calls) this.track[i] = this.pickTrack(lane, i);
+      }
     }
     if (newLane) {
       this.lanes.sort((a, b) => compareServers(a.server, b.server));
       this.lanes.forEach((l, k) => (l.index = k));
+      for (const l of this.lanes) for (const i of l.calls) this.lane[i] = l.index;
+    } else {
+      for (const [lane, add] of byLane) for (const i of add) this.lane[i] = lane.index;
     }
-    for (const l of this.lanes) {
-      if (!appendOnly) l.calls.sort(cmp);
-      for (const i of l.calls) this.lane[i] = l.index;
+    const shown: number[] = [];
+    for (const i of fresh) {
+      const p = this.matches(i);
+      this.pass[i] = p ? 1 : 0;
+      if (p) {
+        shown.push(i);
+        if (this.outcome[i] === 1 || this.outcome[i] === 2) this.visibleFailures++;
+      }
     }
-    if (!appendOnly) this.repackTracks();
-    this.refilter(true);
-  }
-
-  /** Re-assigns every call to a track, in start order (after out-of-order bulk inserts). */
-  private repackTracks(): void {
-    for (const l of this.lanes) {
-      l.trackLast = [];
-      for (const i of l.calls) this.track[i] = this.pickTrack(l, i);
-    }
+    if (shown.length) this.visible = mergeSorted(this.visible, shown, s);
   }
 
   /** Session list and ends. Sent often while recording: a no-op when nothing the views show changed. */
@@ -288,7 +345,9 @@ export class CallStore {
     }
     this.indexed = i;
     if (dup) {
+      const missing = this.historyMissing;
       this.reset(rows.slice());
+      this.historyMissing = missing;
       return { done: true, rebuilt: true };
     }
     return { done: i >= n, rebuilt: false };
@@ -651,6 +710,35 @@ export function lowerBoundCall(arr: readonly number[], i: number, start: Float64
     else hi = mid;
   }
   return lo;
+}
+
+/** `a` and `b` (each ordered by (start, index)) merged into a new array; `a` itself when `b` is empty. */
+export function mergeSorted(a: readonly number[], b: readonly number[], start: Float64Array): number[] {
+  if (!b.length) return a as number[];
+  const before = (x: number, y: number): boolean => start[x]! < start[y]! || (start[x] === start[y] && x < y);
+  // History arrives newest first: each chunk goes wholly before what is there (a block copy).
+  if (!a.length || before(b[b.length - 1]!, a[0]!)) return b.concat(a);
+  if (before(a[a.length - 1]!, b[0]!)) return a.concat(b);
+  const out = new Array<number>(a.length + b.length);
+  let i = 0;
+  let j = 0;
+  let k = 0;
+  while (i < a.length && j < b.length) {
+    const x = a[i]!;
+    const y = b[j]!;
+    const sx = start[x]!;
+    const sy = start[y]!;
+    if (sx < sy || (sx === sy && x < y)) {
+      out[k++] = x;
+      i++;
+    } else {
+      out[k++] = y;
+      j++;
+    }
+  }
+  while (i < a.length) out[k++] = a[i++]!;
+  while (j < b.length) out[k++] = b[j++]!;
+  return out;
 }
 
 export function insertSorted(arr: number[], i: number, start: Float64Array): void {

@@ -134,8 +134,12 @@ export class Toolbar {
     const failed = this.store.failures;
     const parts = filtersActive(f) ? `${count(shown)} of ${count(total)} calls` : `${count(total)} ${total === 1 ? 'call' : 'calls'}`;
     const failText = filtersActive(f) ? this.store.visibleFailures : failed;
-    setText(this.counts, failText ? `${parts} · ✕ ${count(failText)} failed` : parts);
+    // While the history streams in, every count is of the calls loaded so far: say so.
+    const missing = this.store.historyMissing;
+    const loading = missing > 0 ? ` · loading ${count(total)} of ${count(total + missing)}…` : '';
+    setText(this.counts, (failText ? `${parts} · ✕ ${count(failText)} failed` : parts) + loading);
     this.counts.classList.toggle('has-failures', failText > 0);
+    this.counts.classList.toggle('loading', missing > 0);
   }
 
   // ---- internals -----------------------------------------------------------------------------

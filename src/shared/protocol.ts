@@ -165,9 +165,52 @@ export const PAYLOAD_LIMIT_BYTES = 256 * 1024;
 /** Image MIME types the detail pane displays. */
 export const ALLOWED_IMAGE_TYPES = ['image/png', 'image/jpeg', 'image/gif', 'image/webp'] as const;
 
+/**
+ * Rows in columns, for the history sent after `init` (src/shared/call-columns.ts encodes and
+ * decodes them): one array per field, numbers and codes in typed arrays, the few distinct
+ * session ids, servers, tools, methods, agents and error classes once in `dict`. Cloning 100k row
+ * objects (postMessage) cost ~1 s before the first paint; these arrays clone in a few ms.
+ */
+export interface CallColumns {
+  n: number;
+  /** Distinct strings referenced by the `*Ref` columns (−1: absent). */
+  dict: string[];
+  sessionRef: Int32Array;
+  serverRef: Int32Array;
+  toolRef: Int32Array;
+  methodRef: Int32Array;
+  agentRef: Int32Array;
+  errorClassRef: Int32Array;
+  call_id: string[];
+  /** 0 client_to_server, 1 server_to_client. */
+  direction: Uint8Array;
+  /** 0 success, 1 error, 2 timeout, 3 cancelled, 4 pending. */
+  outcome: Uint8Array;
+  start_ms: Float64Array;
+  /** NaN: absent. */
+  duration_ms: Float64Array;
+  alerts: Uint32Array;
+  input_summary: string[];
+  /** null: absent (also in the columns below). */
+  output_summary: Array<string | null>;
+  error_message: Array<string | null>;
+  replay_of: Array<string | null>;
+  retry_of: Array<string | null>;
+}
+
 export type ToWebview =
-  /** Sent after `ready`: the whole initial state. */
-  | { type: 'init'; readOnly: boolean; title: string; sessions: SessionView[]; calls: CallRow[]; follow: boolean }
+  /**
+   * Sent after `ready`: the initial state. With `total` set, `calls` holds only the newest calls
+   * (a screenful, in start order) and the older `total − calls.length` follow in `history`
+   * messages of the same `load`, newest first; without it, `calls` is everything.
+   */
+  | { type: 'init'; readOnly: boolean; title: string; sessions: SessionView[]; calls: CallRow[]; follow: boolean; total?: number; load?: number }
+  /**
+   * A chunk of the history announced by `init` (`load` matches): calls older than every call
+   * sent before in this load. A call the webview already has (a live update came first) is newer
+   * than its copy here and is kept. `done` on the last chunk.
+   */
+  | { type: 'history'; load: number; columns: CallColumns; done: boolean }
   /** New or changed calls, batched (at most ~10 messages a second). */
   | { type: 'calls'; calls: CallRow[] }
   | { type: 'sessions'; sessions: SessionView[] }

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { decodeColumns, encodeColumns, splitLoad } from '../../src/shared/call-columns';
 import type { CallRow } from '../../src/shared/protocol';
 import { decideImage, sniff } from '../../webview/images';
 import { clip, hasSpecial, visibleSegments, visibleText } from '../../webview/safe-text';
@@ -189,6 +190,123 @@ describe('webview state (unit)', () => {
     for (const l of s.lanes) for (let k = 1; k < l.calls.length; k++) assert.ok(s.start[l.calls[k - 1]!]! <= s.start[l.calls[k]!]!);
     // Timings are reported, not asserted (shared machines).
     t.diagnostic(`reset 50k: ${(t1 - t0).toFixed(0)} ms, bulk upsert 50k older: ${(t2 - t1).toFixed(0)} ms, text filter 100k: ${(t3 - t2).toFixed(0)} ms`);
+  });
+});
+
+describe('initial load in chunks (unit)', () => {
+  /** What the host sends: rows in start order → the newest `head` in init, then chunks newest first. */
+  function loadInChunks(s: CallStore, rows: CallRow[], headRows: number, chunkRows: number, between?: (k: number) => void): void {
+    const { head, chunks } = splitLoad(rows, headRows, chunkRows);
+    s.reset(rows.slice(head), true);
+    s.historyMissing = head;
+    chunks.forEach(([start, end], k) => {
+      between?.(k);
+      s.addHistory(decodeColumns(structuredClone(encodeColumns(rows.slice(start, end)))), k === chunks.length - 1);
+    });
+  }
+
+  function snapshot(s: CallStore): unknown {
+    return {
+      order: ids(s, s.order),
+      visible: ids(s),
+      lanes: s.lanes.map((l) => ({ server: l.server, calls: ids(s, l.calls), tracks: l.calls.map((i) => s.track[i]), lane: l.calls.map((i) => s.lane[i]), spanning: ids(s, [...l.spanning].sort((a, b) => a - b)).sort(), failures: l.failures, alerts: l.alerts })),
+      failures: s.failures,
+      visibleFailures: s.visibleFailures,
+      tools: s.tools(),
+    };
+  }
+
+  const servers = ['zeta', 'alpha', 'Beta', 'gamma'];
+  const outcomes = ['success', 'error', 'timeout', 'cancelled', 'pending'] as const;
+  function history(n: number): CallRow[] {
+    const rows: CallRow[] = [];
+    for (let k = 0; k < n; k++) {
+      const outcome = outcomes[k % 7 === 0 ? 1 : k % 11 === 0 ? 2 : k % 13 === 0 ? 4 : k % 17 === 0 ? 3 : 0]!;
+      rows.push(row({
+        call_id: `c${k}`,
+        // A server that appears only in old history: its lane is created by a chunk.
+        server: k < 40 ? 'old-only' : servers[k % 4]!,
+        tool: `t${k % 5}`,
+        start_ms: T0 + Math.floor(k / 3) * 7, // equal starts across chunk boundaries
+        outcome,
+        ...(outcome === 'pending' ? { duration_ms: undefined } : { duration_ms: k % 9 === 0 ? LONG_MS + 5 : 30 + (k % 50) }),
+        alerts: k % 19 === 0 ? 2 : 0,
+        input_summary: `{"n":${k}}`,
+      }));
+    }
+    return rows;
+  }
+
+  test('columns round-trip every field of a row, absent fields and hostile strings included', () => {
+    const rows: CallRow[] = [
+      row({ call_id: '<img src=x onerror=alert(1)>', tool: '\u202Eexe.txt', server: 'javascript:alert(1)', error_class: 'protocol', error_message: '\u001b[31m<script>', outcome: 'error', output_summary: 'out', replay_of: 'r1', retry_of: 'r0', alerts: 3 }),
+      row({ call_id: 'p', outcome: 'pending', duration_ms: undefined, agent_id: undefined, direction: 'server_to_client', method: 'sampling/createMessage' }),
+    ];
+    assert.deepEqual(decodeColumns(structuredClone(encodeColumns(rows))), JSON.parse(JSON.stringify(rows)));
+    const cols = encodeColumns(rows);
+    assert.equal(cols.dict.filter((d) => d === 'ses-1').length, 1, 'repeated strings are sent once');
+    // Malformed: a ref out of range, an unknown outcome code, short arrays — those rows are dropped.
+    const bad = encodeColumns(rows);
+    bad.serverRef[0] = 999;
+    assert.deepEqual(decodeColumns(bad), JSON.parse(JSON.stringify([rows[1]])));
+    bad.outcome[1] = 200;
+    assert.deepEqual(decodeColumns(bad), []);
+    const short = encodeColumns(rows);
+    short.call_id = ['only-one'];
+    assert.equal(decodeColumns(short).length, 1);
+    assert.deepEqual(decodeColumns(null as never), []);
+  });
+
+  test('init with the newest calls, then history chunks newest first, ends as one init of everything', () => {
+    const rows = history(2_000);
+    const whole = new CallStore();
+    whole.reset(rows);
+    const chunked = new CallStore();
+    const missing: number[] = [];
+    loadInChunks(chunked, rows, 200, 300, () => missing.push(chunked.historyMissing));
+    assert.deepEqual(missing, [1800, 1500, 1200, 900, 600, 300]);
+    // Boundaries move down past equal starts (calls c(3j)..c(3j+2) start together).
+    const plan = splitLoad(rows, 100, 256);
+    assert.equal(plan.head, 1899);
+    let end = plan.head;
+    for (const [a, b] of plan.chunks) {
+      assert.equal(b, end, 'contiguous, newest first');
+      assert.ok(a % 3 === 0 && (a === 0 || Math.abs(b - a - 256) <= 2), `[${a}, ${b})`);
+      end = a;
+    }
+    assert.equal(end, 0);
+    assert.equal(chunked.historyMissing, 0);
+    assert.equal(chunked.size, 2_000);
+    assert.deepEqual(snapshot(chunked), snapshot(whole));
+    assert.equal(chunked.indexOf('ses-1', 'c5'), chunked.order.find((i) => chunked.rows[i]!.call_id === 'c5'));
+  });
+
+  test('a filter set while loading is applied to every chunk as it arrives', () => {
+    const rows = history(1_500);
+    const f = filters({ servers: new Set(['alpha', 'old-only']), text: '"n":1' });
+    const whole = new CallStore();
+    whole.reset(rows);
+    whole.setFilters(f);
+    const chunked = new CallStore();
+    loadInChunks(chunked, rows, 100, 256, (k) => {
+      if (k === 1) chunked.setFilters(f);
+    });
+    assert.deepEqual(snapshot(chunked), snapshot(whole));
+  });
+
+  test('a live update that arrives before its call\'s history chunk wins over the older copy', () => {
+    const rows = history(1_000);
+    const s = new CallStore();
+    loadInChunks(s, rows, 100, 200, (k) => {
+      if (k === 2) s.upsert([{ ...rows[50]!, outcome: 'error', duration_ms: 99, error_message: 'finished later' }]);
+    });
+    assert.equal(s.size, 1_000);
+    const i = s.indexOf('ses-1', 'c50');
+    assert.equal(s.rows[i]!.error_message, 'finished later');
+    assert.equal(s.order.filter((j) => s.rows[j]!.call_id === 'c50').length, 1);
+    // A newer init drops the load in progress: its missing count starts again.
+    s.reset(rows.slice(900), true);
+    assert.equal(s.historyMissing, 0);
   });
 });
 

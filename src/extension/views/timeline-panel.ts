@@ -1,9 +1,15 @@
 import * as crypto from 'node:crypto';
 import * as vscode from 'vscode';
-import { isFromWebview, type FromWebview, type ToWebview } from '../../shared/protocol';
+import { encodeColumns, splitLoad } from '../../shared/call-columns';
+import { isFromWebview, type CallRow, type FromWebview, type ToWebview } from '../../shared/protocol';
 import type { Flight } from '../flight';
 import { Commands } from '../ids';
 import { overviewOf, StoreTimelineSource, type TimelineSource } from './timeline-data';
+
+/** Calls in the `init` message: the newest screenful, so the first paint need not wait for the rest. */
+export const INIT_ROWS = 200;
+/** Calls per `history` message after it: small enough that the webview adds one within a frame. */
+export const HISTORY_CHUNK = 2_000;
 
 /**
  * Hosts the timeline webview. The page is built by webview/main.ts from messages alone; the
@@ -20,6 +26,8 @@ export class TimelinePanel implements vscode.Disposable {
   private flushTimer?: NodeJS.Timeout;
   private overviewTimer?: NodeJS.Timeout;
   private readonly overviewCost = new Map<string, { at: number; tookMs: number }>();
+  /** The current initial load; a newer one (or dispose) stops the older one's history. */
+  private load = 0;
 
   private constructor(
     private readonly flight: Flight,
@@ -43,7 +51,7 @@ export class TimelinePanel implements vscode.Disposable {
       this.disposables.push(
         flight.onDidChange((change) => {
           if (change.rebuilt) {
-            this.post({ type: 'init', readOnly: false, title: source.title, sessions: source.sessions(), calls: source.calls(), follow: true });
+            this.sendInit(true);
             return;
           }
           for (const c of change.calls) this.pendingCalls.set(`${c.session_id}/${c.call_id}`, c);
@@ -79,7 +87,7 @@ export class TimelinePanel implements vscode.Disposable {
     switch (m.type) {
       case 'ready':
         this.ready = true;
-        this.post({ type: 'init', readOnly: this.source.readOnly, title: this.source.title, sessions: this.source.sessions(), calls: this.source.calls(), follow: !this.source.readOnly });
+        this.sendInit(!this.source.readOnly);
         for (const q of this.queued.splice(0)) void this.panel.webview.postMessage(q);
         return;
       case 'requestDetail': {
@@ -133,6 +141,34 @@ export class TimelinePanel implements vscode.Disposable {
     }, wait);
   }
 
+  /**
+   * The initial state: the newest INIT_ROWS calls in `init` (with the total), then the older ones
+   * newest first in `history` chunks, each posted once the previous one was delivered — a 100k
+   * call session used to be one message whose structured clone alone took about a second.
+   */
+  private sendInit(follow: boolean): void {
+    if (!this.ready) return;
+    const load = ++this.load;
+    const rows = byStart(this.source.calls());
+    const { head, chunks } = splitLoad(rows, INIT_ROWS, HISTORY_CHUNK);
+    this.post({ type: 'init', readOnly: this.source.readOnly, title: this.source.title, sessions: this.source.sessions(), calls: rows.slice(head), follow, total: rows.length, load });
+    if (chunks.length) void this.sendHistory(load, rows, chunks);
+  }
+
+  private async sendHistory(load: number, rows: CallRow[], chunks: Array<[number, number]>): Promise<void> {
+    for (let k = 0; k < chunks.length && load === this.load; k++) {
+      const [start, end] = chunks[k]!;
+      const columns = encodeColumns(rows.slice(start, end));
+      try {
+        await this.panel.webview.postMessage({ type: 'history', load, columns, done: k === chunks.length - 1 } satisfies ToWebview);
+      } catch {
+        return; // disposed
+      }
+      // Let the extension host's other work (live batches, detail answers) in between chunks.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+
   private scheduleFlush(): void {
     if (this.flushTimer) return;
     this.flushTimer = setTimeout(() => {
@@ -176,9 +212,18 @@ export class TimelinePanel implements vscode.Disposable {
 
   dispose(): void {
     if (TimelinePanel.live === this) TimelinePanel.live = undefined;
+    this.load = -1;
     clearTimeout(this.flushTimer);
     clearTimeout(this.overviewTimer);
     for (const d of this.disposables.splice(0)) d.dispose();
     this.panel.dispose();
   }
+}
+
+/** `rows` in start order (stable), as the webview orders them; unchanged when already sorted. */
+function byStart(rows: CallRow[]): CallRow[] {
+  for (let i = 1; i < rows.length; i++) {
+    if (rows[i]!.start_ms < rows[i - 1]!.start_ms) return rows.slice().sort((a, b) => a.start_ms - b.start_ms);
+  }
+  return rows;
 }

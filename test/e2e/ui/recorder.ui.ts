@@ -124,11 +124,21 @@ test('calls stream into the tree, a failure opens its inputs, the timeline shows
     assert.match(editorText, /"b": 2/);
     await screenshot(page, 'ui-failed-call-inputs');
 
+    // More calls than the timeline's first message holds (the newest 200): the echo call above
+    // then reaches the webview in a history chunk, through VS Code's own postMessage.
+    for (let k = 0; k < 240; k++) await client.callTool({ name: 'get-sum', arguments: { a: k, b: 1 } });
+
     // The timeline webview lists the calls; its detail pane shows the arguments.
     await runCommand(page, 'MCP Flight: Open Timeline');
     const frame = webviewFrame(page);
     await frame.locator('body[data-ready="true"]').waitFor({ timeout: 30_000 });
+    const counts = await waitUntil(async () => {
+      const text = await frame.locator('.counts').innerText().catch(() => '');
+      return /^[\d,]+ calls/.test(text) && !/loading/.test(text) ? text : undefined;
+    }, { timeout: 30_000, what: 'every call loaded in the timeline' });
+    assert.ok(Number(/^([\d,]+) calls/.exec(counts)![1]!.replace(/,/g, '')) >= 243, counts);
     await frame.getByRole('button', { name: /List/ }).first().click();
+    await frame.locator('input[type=search]').fill('hello from the UI test');
     const echoRow = frame.locator('.lrow', { hasText: 'echo' }).first();
     await echoRow.waitFor({ timeout: 15_000 });
     await echoRow.click();
@@ -171,6 +181,9 @@ test('calls stream into the tree, a failure opens its inputs, the timeline shows
     assert.equal((replayed.message as { params: { arguments: { message: string } } }).params.arguments.message, (original?.message as { params: { arguments: { message: string } } } | undefined)?.params.arguments.message, 'the same token: the same marker as recorded');
     assert.ok(!fs.readdirSync(path.join(ws.dir, '.mcp-flight', 'journal')).some((f) => fs.readFileSync(path.join(ws.dir, '.mcp-flight', 'journal', f)).includes(TOKEN)), 'no token on disk');
     await runCommand(page, 'MCP Flight Recorder: Focus on Sessions View');
+    // The tree is scrolled down to the failed call, past the 240 calls above: back to the top,
+    // where the newest session (the replay) is.
+    await page.keyboard.press('Home');
     await waitUntil(async () => ((await treeRows(page, 'Sessions').allInnerTexts()).some((l) => /replay/.test(l)) ? true : undefined), { timeout: 15_000, what: 'the replay session in the tree' });
     await client.close();
 
