@@ -434,8 +434,12 @@ export class CallAssembler {
     this.rememberOutcome(call, mono);
     c.open[call.direction].delete(idKey(call.request_id));
     if (this.effects.ended(call, toolArgs.get(call), mono)) this.touch(call);
-    // Only calls in flight are candidates for effects from here on (the attributor keeps its own for the settle window).
+    // What only a call in flight needs goes (the attributor keeps the arguments for its settle
+    // window): per-call entries of 100k finished calls would weigh on every garbage collection.
     toolArgs.delete(call);
+    startMono.delete(call);
+    progressTokens.delete(call);
+    identities.delete(call);
     if (c.lastOpenClientCall === call) {
       const open = [...c.open.client_to_server.values()];
       c.lastOpenClientCall = open[open.length - 1];
