@@ -9,7 +9,7 @@ export { RecordingHttpEndpoint } from '../core/recording/upstream/http-endpoint'
 export { JournalWriter } from '../core/store/journal';
 export { SideEffectLedger } from '../core/effects/ledger';
 export { openStore } from '../core/store/store';
-export { exportSessionJson } from '../core/export/session-json';
+export { exportSessionJsonBytes } from '../core/export/session-json';
 export { exportSessionJsonl } from '../core/export/jsonl';
 export { OtlpLivePush } from '../core/export/otlp-push';
 export { exportSessionOtlp } from '../core/export/otlp';

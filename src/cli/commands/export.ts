@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { exportSessionJsonl } from '../../core/export/jsonl';
 import { exportSessionOtlp } from '../../core/export/otlp';
-import { exportSessionJson } from '../../core/export/session-json';
+import { exportSessionJsonBytes } from '../../core/export/session-json';
 import { openForReading, resolveSession } from '../store-access';
 import { loadPolicyFlag } from '../policy-options';
 import { CommandError, UsageError } from '../usage';
@@ -51,17 +51,31 @@ export async function exportCommand(argv: string[]): Promise<number> {
     } catch (err) {
       throw new CommandError(`cannot write ${target}: ${(err as Error).message}`);
     }
-    const write = (chunk: string) => writeAll(fd, chunk);
+    // The file is made durable as it grows: a background fdatasync every SYNC_EVERY bytes (libuv's
+    // thread pool, while this thread goes on producing) leaves the final fsync little to wait for.
+    const syncs: Array<Promise<void>> = [];
+    let unsynced = 0;
+    const write = (chunk: string | Buffer) => {
+      const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+      writeAll(fd, buf);
+      if (!temp) return;
+      unsynced += buf.length;
+      if (unsynced < SYNC_EVERY) return;
+      unsynced = 0;
+      syncs.push(new Promise((resolve) => fs.fdatasync(fd, () => resolve())));
+    };
     try {
       let done: string;
       if (format === 'otlp') {
         const r = exportSessionOtlp(records(), write, { ...options, includePayloads: values['include-payloads'] === true });
         done = `${r.spans} spans in ${r.lines} OTLP/JSON line${r.lines === 1 ? '' : 's'}`;
       } else {
-        const result = format === 'json' ? exportSessionJson(records, write, options) : exportSessionJsonl(records, write, options);
+        const result = format === 'json' ? exportSessionJsonBytes(records, write, options) : exportSessionJsonl(records, write, options);
         done = `${result.calls} calls, ${result.events} events`;
       }
       if (temp && target) {
+        // Their errors do not matter: the fsync below is the one that counts.
+        await Promise.all(syncs);
         fs.fsyncSync(fd);
         fs.closeSync(fd);
         fs.renameSync(temp, target);
@@ -69,6 +83,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
       }
     } catch (err) {
       if (temp) {
+        await Promise.all(syncs);
         fs.closeSync(fd);
         fs.rmSync(temp, { force: true });
       }
@@ -80,9 +95,10 @@ export async function exportCommand(argv: string[]): Promise<number> {
   }
 }
 
-/** Synchronous writes keep memory flat on large sessions; EAGAIN on a non-blocking stdout pipe is retried. */
-function writeAll(fd: number, chunk: string): void {
-  const buf = Buffer.from(chunk, 'utf8');
+const SYNC_EVERY = 32 * 1024 * 1024;
+
+/** Synchronous writes keep memory flat on large sessions (and let the exporter reuse its buffer); EAGAIN on a non-blocking stdout pipe is retried. */
+function writeAll(fd: number, buf: Buffer): void {
   let off = 0;
   while (off < buf.length) {
     try {

@@ -18,8 +18,13 @@ import { EffectAttributor, type Candidate, type DeclaredEffects } from '../effec
  */
 
 export interface AssemblerOptions {
-  /** Keep full inputs and outputs on calls (exports) or only summaries and locations (the index). */
-  keepBodies: boolean;
+  /**
+   * Keep full inputs and outputs on calls, or only summaries and locations (the index) — or, with
+   * `'json'` (the JSON exports), keep them as their JSON text instead of the parsed values
+   * (bodyJson): serialised once as they arrive, the summaries cut from that text, and no
+   * parsed bodies of 100k calls held until the export writes them.
+   */
+  keepBodies: boolean | 'json';
   /**
    * Classify errors, tag reversibility and price calls with this policy (`--policy` on summary
    * and export) instead of the one the session recorded (its `policy` record).
@@ -85,6 +90,8 @@ export class CallAssembler {
    */
   private readonly recentFailures = new Map<string, Map<string, RecentFailure>>();
   private recentFailureCount = 0;
+  /** recentFailures is swept of entries past the window when it holds more than this many. */
+  private sweepAt = 4096;
 
   /** Identity of the policy in effect: the explicit one, else the last applied one the session recorded. */
   policyInEffect?: { source: LoadedPolicy['source']; path?: string; sha256: string; explicit: boolean };
@@ -313,8 +320,7 @@ export class CallAssembler {
       const response = msg as { result?: Record<string, unknown>; error?: { code?: unknown; message?: unknown; data?: unknown } } | undefined;
       if (env.kind === 'response') {
         const result = response?.result;
-        if (this.options.keepBodies) call.output = result;
-        call.output_summary = msg === undefined ? '[opaque: too large or too deep to keep structured]' : summarize(result);
+        call.output_summary = msg === undefined ? '[opaque: too large or too deep to keep structured]' : this.keepOutput(call, result);
         if (call.method === 'initialize' && result) {
           this.learnHandshake(c, result);
           if (c.info.server.version) call.server.version = c.info.server.version;
@@ -331,8 +337,7 @@ export class CallAssembler {
         }
       } else {
         const error = response?.error ?? {};
-        if (this.options.keepBodies) call.output = error;
-        call.output_summary = summarize(error);
+        call.output_summary = this.keepOutput(call, error);
         const code = typeof error.code === 'number' ? error.code : undefined;
         const data = error.data as { http_status?: unknown } | undefined;
         const httpStatus = refusedWith ?? (typeof data?.http_status === 'number' ? data.http_status : undefined);
@@ -359,7 +364,7 @@ export class CallAssembler {
       server: { name: c.info.server.name, ...(c.info.server.version ? { version: c.info.server.version } : {}) },
       ...(c.info.agent ? { agent_id: agentId(c.info.agent) } : {}),
       timestamp: ts,
-      input_summary: opaque ? '[opaque: too large or too deep to keep structured]' : summarize(input),
+      input_summary: '',
       outcome: 'pending',
       request_seq: seq,
       progress: [],
@@ -368,7 +373,15 @@ export class CallAssembler {
       ...(loc ? { request_location: loc } : {}),
       ...(opaque ? { opaque: ['request' as const] } : {}),
     };
-    if (this.options.keepBodies && input !== undefined) call.input = input;
+    if (opaque) call.input_summary = '[opaque: too large or too deep to keep structured]';
+    else if (this.options.keepBodies === 'json') {
+      const json = input === undefined ? undefined : bodyText(input);
+      if (json !== undefined) (bodyTexts.get(call) ?? bodyTexts.set(call, {}).get(call)!).input = json.text;
+      call.input_summary = json ? json.summary : summarize(input);
+    } else {
+      call.input_summary = summarize(input);
+      if (this.options.keepBodies && input !== undefined) call.input = input;
+    }
     if (isTool && dir === 'client_to_server') {
       const policy = this.rules?.tool(c.info.server.name, call.tool);
       Object.assign(call, effectTags(c.info.tools?.find((t) => t.name === call.tool)?.annotations, policy));
@@ -403,6 +416,18 @@ export class CallAssembler {
     this.touch(call);
   }
 
+  /** Keeps a response's result or error as the call's output (see keepBodies); returns its summary. */
+  private keepOutput(call: Call, output: unknown): string {
+    if (this.options.keepBodies !== 'json') {
+      if (this.options.keepBodies) call.output = output;
+      return summarize(output);
+    }
+    const json = output === undefined ? undefined : bodyText(output);
+    if (!json) return summarize(output);
+    (bodyTexts.get(call) ?? bodyTexts.set(call, {}).get(call)!).output = json.text;
+    return json.summary;
+  }
+
   private finish(c: ConnState, call: Call, outcome: Call['outcome'], _seq: number, ts: string, mono: number): void {
     if (call.outcome !== 'pending') return;
     call.outcome = outcome;
@@ -413,6 +438,12 @@ export class CallAssembler {
     this.rememberOutcome(call, mono);
     c.open[call.direction].delete(idKey(call.request_id));
     if (this.effects.ended(call, toolArgs.get(call), mono)) this.touch(call);
+    // What only a call in flight needs goes (the attributor keeps the arguments for its settle
+    // window): per-call entries of 100k finished calls would weigh on every garbage collection.
+    toolArgs.delete(call);
+    startMono.delete(call);
+    progressTokens.delete(call);
+    identities.delete(call);
     if (c.lastOpenClientCall === call) {
       const open = [...c.open.client_to_server.values()];
       c.lastOpenClientCall = open[open.length - 1];
@@ -456,11 +487,13 @@ export class CallAssembler {
     if (!map) this.recentFailures.set(key, (map = new Map()));
     if (!map.has(identity)) this.recentFailureCount++;
     map.set(identity, { call_id: call.call_id, mono, failures: (failuresBehind.get(call) ?? 0) + failed });
-    if (this.recentFailureCount > 4096) {
+    if (this.recentFailureCount > this.sweepAt) {
       for (const [k, m] of this.recentFailures) {
         for (const [id, f] of m) if (mono - f.mono > RETRY_WINDOW_MS) this.forget(m, id);
         if (!m.size) this.recentFailures.delete(k);
       }
+      // More failures than that within the window (a burst): sweep again only once they have doubled, not on every failure.
+      this.sweepAt = Math.max(4096, this.recentFailureCount * 2);
     }
   }
 
@@ -668,6 +701,31 @@ function errorTextOf(result: Record<string, unknown>): string {
     if (text) return text.length > 1000 ? `${text.slice(0, 1000)}…` : text;
   }
   return 'tool reported an error';
+}
+
+/** Inputs and outputs as JSON text, for assemblers with `keepBodies: 'json'`. */
+const bodyTexts = new WeakMap<Call, { input?: string; output?: string }>();
+
+/** The JSON text of a call's input or output, kept by an assembler with `keepBodies: 'json'`; undefined when absent. */
+export function bodyJson(call: Call, part: 'input' | 'output'): string | undefined {
+  return bodyTexts.get(call)?.[part];
+}
+
+/**
+ * A body's JSON text and its summary, cut from that text (the same as summarize's: jsonPrefix is
+ * JSON.stringify's text up to the cut). Should the value defeat JSON.stringify, the text is the
+ * marker an export writes for it and the summary is summarize's.
+ */
+function bodyText(value: unknown): { text: string; summary: string } | undefined {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch (err) {
+    return { text: JSON.stringify({ $unserializable: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }), summary: summarize(value) };
+  }
+  if (text === undefined) return undefined;
+  const s = typeof value === 'string' ? value : text;
+  return { text, summary: s.length > SUMMARY_CHARS ? `${s.slice(0, SUMMARY_CHARS - 1)}…` : s };
 }
 
 /** A one-line preview; never walks deeper than JSON.stringify would on a bounded value. */

@@ -119,10 +119,6 @@ export function chainedLine(h: Buffer, mac: Buffer, json: string): string {
   return P1 + h.toString('hex') + P2 + mac.toString('hex') + P3 + json.slice(1);
 }
 
-function isLowerHex(s: string): boolean {
-  return /^[0-9a-f]{64}$/.test(s);
-}
-
 /** The record's text without the chain members; a line without them is returned unchanged. */
 export function stripChain(text: string): string {
   if (text.length > CHAIN_PREFIX_LENGTH && text.startsWith(P1) && text.startsWith(P2, P2_AT) && text.startsWith(P3, P3_AT)) return '{' + text.slice(CHAIN_PREFIX_LENGTH);
@@ -139,13 +135,18 @@ export interface OpenedLine {
 
 /** Splits a chained line (bytes, without its newline); undefined when it does not carry the chain members exactly as written. */
 export function openLine(line: Buffer): OpenedLine | undefined {
-  if (line.length <= CHAIN_PREFIX_LENGTH) return undefined;
-  const head = line.toString('latin1', 0, CHAIN_PREFIX_LENGTH);
-  if (!head.startsWith(P1) || !head.startsWith(P2, P2_AT) || !head.startsWith(P3, P3_AT)) return undefined;
-  const h = head.slice(H_AT, P2_AT);
-  const mac = head.slice(MAC_AT, P3_AT);
-  if (!isLowerHex(h) || !isLowerHex(mac)) return undefined;
-  return { h, mac, afterPrefix: line.subarray(CHAIN_PREFIX_LENGTH) };
+  // Byte checks, no regular expression: an export opens every line it carries.
+  if (!chainPrefixSkip(line) || !lowerHexAt(line, H_AT) || !lowerHexAt(line, MAC_AT)) return undefined;
+  return { h: line.toString('latin1', H_AT, P2_AT), mac: line.toString('latin1', MAC_AT, P3_AT), afterPrefix: line.subarray(CHAIN_PREFIX_LENGTH) };
+}
+
+/** Whether the 64 bytes at `at` are lower-case hex digits. */
+function lowerHexAt(buf: Buffer, at: number): boolean {
+  for (let i = at; i < at + 64; i++) {
+    const c = buf[i]!;
+    if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))) return false;
+  }
+  return true;
 }
 
 /** The record of an opened line, parsed (throws on JSON that does not parse). */
@@ -265,13 +266,23 @@ const CHUNK = 4 * 1024 * 1024;
 
 /** Every line of a file from the start, the incomplete last one (if any) flagged `torn`. Lines are copies: safe to keep. */
 export function* fileLines(file: string, options: { until?: number } = {}): Generator<RawLine> {
+  for (const line of fileLineViews(file, options)) yield { ...line, bytes: Buffer.from(line.bytes) };
+}
+
+/**
+ * Same as fileLines, but each line's `bytes` is a view into the read buffer, valid only until the
+ * next line is asked for (copy what you keep): a pass over a whole journal (an export) does not
+ * copy every line. The view may be written to (macMatchesInPlace does). `from` starts reading at
+ * that offset, which must be a line's start (`index` then counts from there).
+ */
+export function* fileLineViews(file: string, options: { until?: number; from?: number } = {}): Generator<RawLine> {
   const fd = fs.openSync(file, 'r');
   try {
     const size = Math.min(fs.fstatSync(fd).size, options.until ?? Infinity);
     let buf = Buffer.allocUnsafe(Math.min(CHUNK, Math.max(64 * 1024, size)));
     let filled = 0;
-    let bufOffset = 0;
-    let readPos = 0;
+    let bufOffset = options.from ?? 0;
+    let readPos = bufOffset;
     let index = 0;
     while (readPos < size) {
       if (filled === buf.length) {
@@ -286,7 +297,7 @@ export function* fileLines(file: string, options: { until?: number } = {}): Gene
       const view = buf.subarray(0, filled);
       let start = 0;
       for (let nl = view.indexOf(0x0a, start); nl !== -1; nl = view.indexOf(0x0a, start)) {
-        yield { offset: bufOffset + start, bytes: Buffer.from(view.subarray(start, nl)), index: index++, torn: false };
+        yield { offset: bufOffset + start, bytes: view.subarray(start, nl), index: index++, torn: false };
         start = nl + 1;
       }
       if (start > 0) {
@@ -295,10 +306,34 @@ export function* fileLines(file: string, options: { until?: number } = {}): Gene
         bufOffset += start;
       }
     }
-    if (filled > 0) yield { offset: bufOffset, bytes: Buffer.from(buf.subarray(0, filled)), index, torn: true };
+    if (filled > 0) yield { offset: bufOffset, bytes: buf.subarray(0, filled), index, torn: true };
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/**
+ * Whether a chained line's MAC (`mac`, the stored hex) is right, computed over the line in place:
+ * the chain prefix is overwritten with [ipad | h | `{`] so the HMAC's inner hash reads the
+ * record's bytes where they are, without copying them (an export checks every line it carries).
+ * Afterwards the line's bytes from CHAIN_PREFIX_LENGTH - 1 on are the record's text.
+ */
+export function macMatchesInPlace(key: Buffer, h: Buffer, mac: string, line: Buffer): boolean {
+  const pads = padsOf(key);
+  const at = CHAIN_PREFIX_LENGTH - 1 - h.length - BLOCK;
+  pads.ipad.copy(line, at);
+  h.copy(line, at + BLOCK);
+  line[CHAIN_PREFIX_LENGTH - 1] = 0x7b;
+  return outerHash(pads, sha256(line.subarray(at))).toString('hex') === mac;
+}
+
+/** Where the record's text starts (its `{` replaces the prefix's last byte) in the line `buf[start, end)`, as stripChain cuts: 0 for a line without the chain members. */
+export function chainPrefixSkip(buf: Buffer, start = 0, end = buf.length): number {
+  if (end - start <= CHAIN_PREFIX_LENGTH) return 0;
+  for (let i = 0; i < P1.length; i++) if (buf[start + i] !== P1.charCodeAt(i)) return 0;
+  for (let i = 0; i < P2.length; i++) if (buf[start + P2_AT + i] !== P2.charCodeAt(i)) return 0;
+  for (let i = 0; i < P3.length; i++) if (buf[start + P3_AT + i] !== P3.charCodeAt(i)) return 0;
+  return CHAIN_PREFIX_LENGTH - 1;
 }
 
 /** The first bytes of a line: enough to tell a chained checkpoint line from others without parsing it. */

@@ -12,7 +12,7 @@ import {
   objectJson,
   mixedSessions,
   toExportedAlert,
-  toExportedCall,
+  callJson,
   toExportedConnection,
   type ExportInput,
   type ExportOptions,
@@ -48,7 +48,7 @@ const EVENT_PREFIX = '"kind":"event",';
 export function* sessionJsonlChunks(input: ExportInput, opts: ExportOptions = {}): Generator<string, ExportResult, undefined> {
   const records: Iterable<ExportRecord> = typeof input === 'function' ? input() : input;
   const includeEvents = opts.includeEvents !== false;
-  const assembler = new CallAssembler({ keepBodies: true, ...(opts.policy ? { policy: opts.policy } : {}) });
+  const assembler = new CallAssembler({ keepBodies: 'json', ...(opts.policy ? { policy: opts.policy } : {}) });
   const emitted = new Set<Call>();
   const b = new ChunkBatcher(opts.chunkSize);
   let out: string | undefined;
@@ -123,7 +123,7 @@ export function* sessionJsonlChunks(input: ExportInput, opts: ExportOptions = {}
 }
 
 function callLine(call: Call): string {
-  return `{"kind":"call",${objectJson(toExportedCall(call)).slice(1)}`;
+  return `{"kind":"call",${callJson(call).slice(1)}`;
 }
 
 /** Writes the JSONL export to `out` chunk by chunk. */

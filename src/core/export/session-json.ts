@@ -1,11 +1,11 @@
+import { isUtf8 } from 'node:buffer';
 import * as path from 'node:path';
-import { agentId, CallAssembler } from '../analysis/calls';
-import { buildExportAudit, type BuildAuditOptions, type ExportAudit } from '../audit/export-audit';
+import { agentId, bodyJson, CallAssembler } from '../analysis/calls';
+import { buildExportAudit, readExportEvents, type BuildAuditOptions, type ExportAudit } from '../audit/export-audit';
 import { sessionConnections, summarizeSession, type SessionSummary } from '../analysis/summary';
 import type { AttachedMessage, Call, CallCredentials, CallError, ConnectionInfo, JournalLocation, Outcome, Reversibility, SideEffect, TagSource } from '../model/calls';
 import type { LoadedPolicy } from '../policy/policy';
 import type { AlertKind, AlertRecord, AlertSeverity, Direction, JournalRecord, JsonRpcId, UpstreamKind, DownstreamKind } from '../model/records';
-import { readRecordTexts } from '../store/journal';
 
 /**
  * Session export as one JSON document (`mcp-flight.session/v1`), written incrementally.
@@ -523,7 +523,7 @@ interface StoredEvents {
 function firstPass(input: ExportInput, opts: ExportOptions): { assembler: CallAssembler; again: () => Iterable<ExportRecord>; stored?: StoredEvents; summary: SessionSummary } {
   const source = typeof input === 'function' ? input : Array.isArray(input) ? () => input as Iterable<ExportRecord> : undefined;
   const kept: ExportRecord[] | undefined = source ? undefined : [];
-  const assembler = new CallAssembler({ keepBodies: true, ...(opts.policy ? { policy: opts.policy } : {}) });
+  const assembler = new CallAssembler({ keepBodies: 'json', ...(opts.policy ? { policy: opts.policy } : {}) });
   let stored: StoredEvents | undefined = { locations: [], asStored: [] };
   let sessionId = opts.sessionId;
   let lastTs: string | undefined;
@@ -551,17 +551,36 @@ function firstPass(input: ExportInput, opts: ExportOptions): { assembler: CallAs
   return { assembler, again, ...(stored ? { stored } : {}), summary };
 }
 
-/** The events of the second pass: stored texts read back by location, parsed only when their keys need reordering. */
-function* storedEvents(stored: StoredEvents): Generator<SecondPassItem> {
-  let i = 0;
-  for (const text of readRecordTexts(stored.locations)) {
-    const location = stored.locations[i]!;
-    yield stored.asStored[i++] ? { location, text } : { record: JSON.parse(text) as JournalRecord, location };
+/**
+ * A call's JSON item. The bodies of an assembler with `keepBodies: 'json'` are spliced in as the
+ * JSON text it kept; otherwise they are serialised with the call.
+ */
+export function callJson(call: Call): string {
+  const json = objectJson(toExportedCall(call));
+  const input = bodyJson(call, 'input');
+  const output = bodyJson(call, 'output');
+  if (input === undefined && output === undefined) return json;
+  // Without bodies on the call they are `null` in `json`; these member names cannot occur earlier
+  // in the item (the quotes of any string holding them are escaped), so the first match is theirs.
+  const i = input !== undefined ? json.indexOf(INPUT_AT) : -1;
+  const o = output !== undefined ? json.indexOf(OUTPUT_AT) : -1;
+  let out = '';
+  let from = 0;
+  if (i >= 0) {
+    out += json.slice(from, i + INPUT_NULL) + input;
+    from = i + INPUT_NULL + 4;
   }
+  if (o >= 0) {
+    out += json.slice(from, o + OUTPUT_NULL) + output;
+    from = o + OUTPUT_NULL + 4;
+  }
+  return out + json.slice(from);
 }
 
-/** An event of the second pass: its record, or (from storedEvents) just its text, ready to write. */
-type SecondPassItem = { record: JournalRecord; location?: JournalLocation; text?: undefined } | { record?: undefined; location: JournalLocation; text: string };
+const INPUT_AT = ',"input":null,"input_summary":';
+const INPUT_NULL = ',"input":'.length;
+const OUTPUT_AT = ',"output":null,"output_summary":';
+const OUTPUT_NULL = ',"output":'.length;
 
 export function mixedSessions(r: JournalRecord, expected: string): Error {
   return new Error(`export: record seq ${r.seq} belongs to session ${r.session_id}, not ${expected}; export one session at a time or pass sessionId`);
@@ -571,71 +590,168 @@ export function noRecords(opts: ExportOptions): Error {
   return new Error(opts.sessionId !== undefined ? `export: no records for session ${opts.sessionId}` : 'export: no records to export');
 }
 
-/** The JSON export, as a pull-based sequence of chunks (the generator's return value is the result). */
-export function* sessionJsonChunks(input: ExportInput, opts: ExportOptions = {}): Generator<string, ExportResult, undefined> {
-  const { assembler, again, stored, summary } = firstPass(input, opts);
-  const b = new ChunkBatcher(opts.chunkSize);
-  let out: string | undefined;
+/**
+ * A piece of the export: text, or a record's text as the journal stores it (UTF-8 bytes; a view
+ * into a read buffer, to be used before the next piece is asked for).
+ */
+type Piece = string | Buffer;
 
-  if ((out = b.add(`{"format":${JSON.stringify(SESSION_EXPORT_FORMAT)},\n"session":${jsonOf(summary)},\n"connections":[`))) yield out;
-  const connections = sessionConnections(assembler);
+/** The JSON export as pieces, unbatched (the generator's return value is the result). */
+function* sessionJsonPieces(input: ExportInput, opts: ExportOptions): Generator<Piece, ExportResult, undefined> {
+  const { assembler, again, stored, summary } = firstPass(input, opts);
+
+  yield `{"format":${JSON.stringify(SESSION_EXPORT_FORMAT)},\n"session":${jsonOf(summary)},\n"connections":[`;
   let sep = '\n';
-  for (const c of connections) {
-    if ((out = b.add(sep + objectJson(toExportedConnection(c))))) yield out;
+  for (const c of sessionConnections(assembler)) {
+    yield sep + objectJson(toExportedConnection(c));
     sep = ',\n';
   }
-  if ((out = b.add('],\n"calls":['))) yield out;
+  yield '],\n"calls":[';
   sep = '\n';
   let calls = 0;
   for (const call of assembler.calls.values()) {
-    if ((out = b.add(sep + objectJson(toExportedCall(call))))) yield out;
+    yield sep + callJson(call);
     sep = ',\n';
     calls++;
   }
-  if ((out = b.add('],\n"alerts":['))) yield out;
+  yield '],\n"alerts":[';
   sep = '\n';
   for (const alert of assembler.alerts) {
-    if ((out = b.add(sep + objectJson(toExportedAlert(alert))))) yield out;
+    yield sep + objectJson(toExportedAlert(alert));
     sep = ',\n';
   }
-  if ((out = b.add(']'))) yield out;
+  yield ']';
 
   let events = 0;
   if (opts.includeEvents !== false) {
-    if ((out = b.add(',\n"events":['))) yield out;
+    yield ',\n"events":[';
     sep = '\n';
-    const locations: Array<JournalLocation | undefined> | undefined = opts.audit === false ? undefined : [];
-    const items: Iterable<SecondPassItem> = stored ? storedEvents(stored) : (again() as Iterable<ExportRecord & { text?: undefined }>);
-    for (const { record, location, text } of items) {
-      locations?.push(location);
-      if (record === undefined) {
-        if ((out = b.add(sep + text))) yield out;
+    let audit: ExportAudit | undefined;
+    const writeRecord = function* (record: JournalRecord): Generator<Piece> {
+      const json = eventJson(record);
+      if (json !== undefined) yield sep + json;
+      else {
+        yield sep;
+        yield* eventPieces(record);
+      }
+    };
+    if (stored) {
+      // One pass over the journal gives the stored texts and the audit section.
+      const texts = readExportEvents(summary.session_id, stored.locations, opts.audit === false ? false : typeof opts.audit === 'object' ? opts.audit : {});
+      for (let i = 0; ; i++) {
+        const step = texts.next();
+        if (step.done) {
+          audit = step.value;
+          break;
+        }
+        if (stored.asStored[i]) {
+          yield sep;
+          yield step.value;
+        } else yield* writeRecord(JSON.parse(step.value.toString('utf8')) as JournalRecord);
         sep = ',\n';
         events++;
-        continue;
       }
-      const json = eventJson(record);
-      if (json !== undefined) {
-        if ((out = b.add(sep + json))) yield out;
-      } else {
-        if ((out = b.add(sep))) yield out;
-        for (const piece of eventPieces(record)) if ((out = b.add(piece))) yield out;
+    } else {
+      const locations: Array<JournalLocation | undefined> | undefined = opts.audit === false ? undefined : [];
+      for (const { record, location } of again()) {
+        locations?.push(location);
+        yield* writeRecord(record);
+        sep = ',\n';
+        events++;
       }
-      sep = ',\n';
-      events++;
+      audit = locations ? exportAuditFor(summary.session_id, locations, opts) : undefined;
     }
-    if ((out = b.add(']'))) yield out;
-    const audit = locations ? exportAuditFor(summary.session_id, locations, opts) : undefined;
-    if (audit && (out = b.add(`,\n"audit":${jsonOf(audit)}`))) yield out;
+    yield ']';
+    if (audit) yield `,\n"audit":${jsonOf(audit)}`;
   }
-  if ((out = b.add('}\n'))) yield out;
-  if ((out = b.end())) yield out;
+  yield '}\n';
   return { summary, calls, events };
+}
+
+/** The JSON export, as a pull-based sequence of chunks (the generator's return value is the result). */
+export function* sessionJsonChunks(input: ExportInput, opts: ExportOptions = {}): Generator<string, ExportResult, undefined> {
+  const pieces = sessionJsonPieces(input, opts);
+  const b = new ChunkBatcher(opts.chunkSize);
+  let out: string | undefined;
+  for (;;) {
+    const step = pieces.next();
+    if (step.done) {
+      if ((out = b.end())) yield out;
+      return step.value;
+    }
+    const p = step.value;
+    if ((out = b.add(typeof p === 'string' ? p : p.toString('utf8')))) yield out;
+  }
 }
 
 /** Writes the JSON export to `out` chunk by chunk. */
 export function exportSessionJson(input: ExportInput, out: ExportSink, opts: ExportOptions = {}): ExportResult {
   return drain(sessionJsonChunks(input, opts), out);
+}
+
+/**
+ * Writes the JSON export as UTF-8 to `write`, in chunks of about `chunkSize` bytes (default 1 MiB).
+ * The fast way to a file: stored records go out as the bytes the journal holds, never decoded
+ * and encoded again. `write` must consume each chunk before it returns: its buffer is reused.
+ */
+export function exportSessionJsonBytes(input: ExportInput, write: (chunk: Buffer) => void, opts: ExportOptions = {}): ExportResult {
+  const pieces = sessionJsonPieces(input, opts);
+  const out = new ByteChunks(opts.chunkSize ?? BYTE_CHUNK, write);
+  for (;;) {
+    const step = pieces.next();
+    if (step.done) {
+      out.flush();
+      return step.value;
+    }
+    out.add(step.value);
+  }
+}
+
+const BYTE_CHUNK = 1024 * 1024;
+
+/** Gathers pieces into one reused buffer, handed to `emit` whenever it is full. */
+class ByteChunks {
+  private readonly buf: Buffer;
+  private pos = 0;
+
+  constructor(
+    size: number,
+    private readonly emit: (chunk: Buffer) => void,
+  ) {
+    this.buf = Buffer.allocUnsafe(Math.max(size, 64 * 1024));
+  }
+
+  add(piece: Piece): void {
+    if (typeof piece === 'string') {
+      // UTF-8 takes at most 3 bytes per UTF-16 unit.
+      if (piece.length * 3 > this.buf.length - this.pos) {
+        this.flush();
+        if (piece.length * 3 > this.buf.length) {
+          this.emit(Buffer.from(piece, 'utf8'));
+          return;
+        }
+      }
+      this.pos += this.buf.write(piece, this.pos, 'utf8');
+      return;
+    }
+    // A damaged journal line that is not UTF-8 goes out as the string export writes it (U+FFFD for bad bytes).
+    const bytes = isUtf8(piece) ? piece : Buffer.from(piece.toString('utf8'), 'utf8');
+    if (bytes.length > this.buf.length - this.pos) {
+      this.flush();
+      if (bytes.length > this.buf.length) {
+        this.emit(bytes);
+        return;
+      }
+    }
+    bytes.copy(this.buf, this.pos);
+    this.pos += bytes.length;
+  }
+
+  flush(): void {
+    if (this.pos === 0) return;
+    this.emit(this.buf.subarray(0, this.pos));
+    this.pos = 0;
+  }
 }
 
 /** The JSON export as one string (tests, small sessions). */

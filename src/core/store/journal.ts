@@ -362,42 +362,6 @@ function parseLine(text: string, offset: number, length: number, into: SegmentRe
   into.records.push({ record: value as JournalRecord, offset, length });
 }
 
-/**
- * The stored JSON texts (chain members stripped) of the records at `locations`, in the order
- * given: a second pass over a session that needs the bytes but not the parse (the JSON export
- * writes raw events after its header). Reads each file sequentially in large chunks; a location
- * that no longer holds a complete line (the journal was pruned or rewritten meanwhile) throws.
- */
-export function* readRecordTexts(locations: Iterable<{ file: string; offset: number; length: number }>): Generator<string> {
-  let file = '';
-  let fd = -1;
-  let buf = Buffer.alloc(0);
-  let bufStart = 0;
-  let bufEnd = 0;
-  try {
-    for (const loc of locations) {
-      if (loc.file !== file) {
-        if (fd >= 0) fs.closeSync(fd);
-        fd = -1;
-        file = loc.file;
-        fd = fs.openSync(file, 'r');
-        bufStart = bufEnd = 0;
-      }
-      if (loc.offset < bufStart || loc.offset + loc.length > bufEnd) {
-        if (buf.length < Math.max(READ_CHUNK, loc.length)) buf = Buffer.allocUnsafe(Math.max(READ_CHUNK, loc.length));
-        const n = fs.readSync(fd, buf, 0, buf.length, loc.offset);
-        bufStart = loc.offset;
-        bufEnd = loc.offset + n;
-      }
-      const at = loc.offset - bufStart;
-      if (loc.offset + loc.length > bufEnd || buf[at + loc.length - 1] !== 0x0a) throw new Error(`${path.basename(file)}: no complete record at offset ${loc.offset} any more (the journal changed while it was read)`);
-      yield stripChain(buf.toString('utf8', at, at + loc.length - 1));
-    }
-  } finally {
-    if (fd >= 0) fs.closeSync(fd);
-  }
-}
-
 /** Reads one record back by its location (for on-demand bodies: the index keeps offsets, not payloads). */
 export function readRecordAt(file: string, offset: number, length: number): JournalRecord {
   const fd = fs.openSync(file, 'r');

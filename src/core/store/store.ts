@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { SqlJsStatic } from 'sql.js';
 import { CallAssembler, failuresRepairedBy } from '../analysis/calls';
-import { stripChain } from '../audit/chain';
+import { chainPrefixSkip } from '../audit/chain';
 import type { Call, JournalLocation, Outcome } from '../model/calls';
 import { type Disposable, Emitter, type Event } from '../model/events';
 import { type Direction, JOURNAL_VERSION, type JournalRecord, type SegmentHeader } from '../model/records';
@@ -816,7 +816,7 @@ export class Store {
         }
         const rec = parsed.value;
         if (!isRecordShaped(rec) || rec.session_id !== sessionId) continue;
-        yield { record: rec, location: { file: seg.file, offset: line.offset, length: line.length }, text: 'text' in parsed ? parsed.text : stripChain(line.text) };
+        yield { record: rec, location: { file: seg.file, offset: line.offset, length: line.length }, text: 'text' in parsed ? parsed.text : line.text };
         if (rec.type === 'session_end') return;
       }
     }
@@ -965,6 +965,7 @@ interface RawLine {
   offset: number;
   /** Bytes, with the newline. */
   length: number;
+  /** The record's text: the line without its chain members (as stripChain gives it). */
   text: string;
 }
 
@@ -1003,7 +1004,11 @@ function* segmentLines(file: string, from: number, end: number, pos: { next: num
       const view = buf.subarray(0, filled);
       let start = 0;
       for (let nl = view.indexOf(0x0a, start); nl !== -1; nl = view.indexOf(0x0a, start)) {
-        const line: RawLine = { offset: bufOffset + start, length: nl - start + 1, text: buf.toString('utf8', start, nl) };
+        // The chain members are skipped while decoding (the record's `{` written over the prefix's
+        // last byte): decoding the whole line and cutting the prefix off would copy every line twice.
+        const skip = chainPrefixSkip(view, start, nl);
+        if (skip) view[start + skip] = 0x7b;
+        const line: RawLine = { offset: bufOffset + start, length: nl - start + 1, text: view.toString('utf8', start + skip, nl) };
         start = nl + 1;
         pos.next = bufOffset + start;
         yield line;
@@ -1032,7 +1037,7 @@ type ParsedLine =
  */
 function parseLine(line: RawLine): ParsedLine {
   let value: unknown;
-  const text = stripChain(line.text);
+  const text = line.text;
   try {
     value = JSON.parse(text);
   } catch (err) {

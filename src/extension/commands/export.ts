@@ -80,16 +80,18 @@ async function exportSession(ctx: CommandContext, kind: 'session' | 'otlp', arg?
     const fd = fs.openSync(temp, 'w', 0o600);
     let written = 0;
     try {
-      const write = (chunk: string) => {
-        fs.writeSync(fd, chunk);
-        written += chunk.length;
+      // The JSON export hands over its reused buffer: written out before returning.
+      const write = (chunk: string | Buffer) => {
+        const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+        for (let off = 0; off < buf.length; ) off += fs.writeSync(fd, buf, off);
+        written += buf.length;
         progress.report({ message: `${Math.round(written / 1024 / 1024)} MB` });
       };
       const options = { writerAlive: session.writer_alive !== false, sessionId: session.session_id };
       const records = () => store.readSessionRecords(session.session_id);
       if (kind === 'otlp') runtime().exportSessionOtlp(records(), write, { ...options, includePayloads: payloads });
       else if (jsonl) runtime().exportSessionJsonl(records, write, options);
-      else runtime().exportSessionJson(records, write, options);
+      else runtime().exportSessionJsonBytes(records, write, options);
       fs.fsyncSync(fd);
     } catch (err) {
       fs.closeSync(fd);
