@@ -28,6 +28,9 @@ async function record(store: string, steps: Step[]): Promise<void> {
   await client.close();
 }
 
+/** The slower rule of the session reports here (see the note in `before`). */
+const SLOWER = ['--slower-min-ms', '400'];
+
 describe('mcp-flight diff', () => {
   const store = tempDir();
   const out = tempDir('mcpf-diff-out-');
@@ -36,7 +39,8 @@ describe('mcp-flight diff', () => {
 
   before(async () => {
     requireBuiltCli();
-    // A: the baseline. B: one call with other arguments, one call much slower, one call more, one call fewer.
+    // A: the baseline. B: one call with other arguments, one call much slower (≥ 600 ms), one call more, one call fewer.
+    // The reports below use --slower-min-ms 400: a busy machine can make an echo 100 ms slower, not 400.
     await record(store, [
       { name: 'echo', arguments: { message: 'same' } },
       { name: 'echo', arguments: { message: 'before' } },
@@ -85,7 +89,8 @@ describe('mcp-flight diff', () => {
     const slow = r.slower;
     assert.equal(slow.length, 1, JSON.stringify(r.changed.map((p) => p.duration)));
     assert.equal(slow[0]!.a.tool, 'trigger-long-running-operation');
-    assert.ok(slow[0]!.b_ms >= 2 * slow[0]!.a_ms && slow[0]!.b_ms - slow[0]!.a_ms >= 100, `recorded ${slow[0]!.a_ms} ms → ${slow[0]!.b_ms} ms`);
+    assert.ok(slow[0]!.b_ms >= 2 * slow[0]!.a_ms && slow[0]!.b_ms - slow[0]!.a_ms >= 400, `recorded ${slow[0]!.a_ms} ms → ${slow[0]!.b_ms} ms`);
+    assert.deepEqual([r.rules.slower_ratio, r.rules.slower_min_ms], [2, 400]);
     // The handshake and the identical calls matched and are unchanged.
     const byTool = new Map(r.tools.map((t) => [t.tool, t]));
     assert.deepEqual(byTool.get('echo'), { server: 'everything', method: 'tools/call', tool: 'echo', a_calls: 2, b_calls: 2, matched: 2, unchanged: 1, changed: 1, added: 0, missing: 0, slower: 0 });
@@ -98,15 +103,16 @@ describe('mcp-flight diff', () => {
   }
 
   test('two sessions of the store: JSON report and exit code 1', () => {
-    const r = cli('diff', '--store', store, '--json', sessionA.slice(0, 8), 'latest');
+    const r = cli('diff', '--store', store, '--json', ...SLOWER, sessionA.slice(0, 8), 'latest');
     assert.equal(r.code, 1, r.stderr);
     assertSessionReport(JSON.parse(r.stdout) as SessionDiffReport);
   });
 
   test('the text report names every difference', () => {
-    const r = cli('diff', '--store', store, 'latest~1', 'latest');
+    const r = cli('diff', '--store', store, ...SLOWER, 'latest~1', 'latest');
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stdout, /^Different: 1 added, 1 missing, 2 changed, 1 slower/m);
+    assert.match(r.stdout, /^Slower — B ≥ 2× and ≥ 400 ms slower \(1\)$/m);
     assert.match(r.stdout, /\+ everything · get-sum {2}success/);
     assert.match(r.stdout, /- everything · get-tiny-image/);
     assert.match(r.stdout, /arguments {2}changed {2}\/message {2}"before" → "after"/);
@@ -130,29 +136,30 @@ describe('mcp-flight diff', () => {
     const fileB = path.join(out, 'b.jsonl');
     assert.equal(cli('export', '--store', store, '--session', sessionA, '--out', fileA).code, 0);
     assert.equal(cli('export', '--store', store, '--session', sessionB, '--out', fileB).code, 0);
-    const files = cli('diff', '--json', fileA, fileB);
+    const files = cli('diff', '--json', ...SLOWER, fileA, fileB);
     assert.equal(files.code, 1, files.stderr);
     const report = JSON.parse(files.stdout) as SessionDiffReport;
     assertSessionReport(report);
     assert.equal(report.a.source, `file:${fileA}`);
-    const mixed = cli('diff', '--store', store, '--json', fileA, sessionB);
+    const mixed = cli('diff', '--store', store, '--json', ...SLOWER, fileA, sessionB);
     assert.equal(mixed.code, 1, mixed.stderr);
     const m = JSON.parse(mixed.stdout) as SessionDiffReport;
     assertSessionReport(m);
     assert.match(m.b.source, /^store:/);
     // The store and the export hold the same evidence: apart from the sources, the same report.
-    const fromStore = JSON.parse(cli('diff', '--store', store, '--json', sessionA, sessionB).stdout) as SessionDiffReport;
+    const fromStore = JSON.parse(cli('diff', '--store', store, '--json', ...SLOWER, sessionA, sessionB).stdout) as SessionDiffReport;
     assert.deepEqual({ ...report, a: { ...report.a, source: '' }, b: { ...report.b, source: '' } }, { ...fromStore, a: { ...fromStore.a, source: '' }, b: { ...fromStore.b, source: '' } });
   });
 
   test('two calls: arguments and results side by side, by call id or request number, from store or file', () => {
-    const report = JSON.parse(cli('diff', '--store', store, '--json', sessionA, sessionB).stdout) as SessionDiffReport;
+    const report = JSON.parse(cli('diff', '--store', store, '--json', ...SLOWER, sessionA, sessionB).stdout) as SessionDiffReport;
     const pair = report.changed[0]!;
     const byId = cli('diff', '--store', store, '--json', `${sessionA}:${pair.a.call_id}`, `${sessionB}:${pair.b.call_id}`);
     assert.equal(byId.code, 1, byId.stderr);
     const r = JSON.parse(byId.stdout) as CallDiffReport;
     assertValidDiffReport(r);
     assert.equal(r.kind, 'calls');
+    assert.deepEqual(r.rules, { slower_ratio: 2, slower_min_ms: 100 }, 'the default rule when none is given');
     assert.deepEqual(r.changes, ['arguments', 'result']);
     assert.deepEqual(r.arguments.changes, [{ path: '/message', change: 'changed', before: 'before', after: 'after' }]);
     assert.equal(r.a.call_id, pair.a.call_id);
@@ -181,6 +188,8 @@ describe('mcp-flight diff', () => {
       [['diff', '--store', store, 'latest~9', 'latest'], /no session "latest~9"/],
       [['diff', '--store', path.join(out, 'nowhere'), 'latest', 'latest~1'], /No MCP Flight Recorder store/],
       [['diff', '--store', store, '--ignore', 'content', 'latest', 'latest'], /JSON Pointer/],
+      [['diff', '--store', store, '--slower-ratio', '0.5', 'latest', 'latest'], /--slower-ratio takes a number ≥ 1/],
+      [['diff', '--store', store, '--slower-min-ms', 'soon', 'latest', 'latest'], /--slower-min-ms takes a number ≥ 0/],
     ];
     fs.writeFileSync(path.join(out, 'junk.json'), '{"format":"other"}');
     cases.push([['diff', path.join(out, 'junk.json'), path.join(out, 'junk.json')], /not an MCP Flight Recorder session export/]);

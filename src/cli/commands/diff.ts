@@ -32,6 +32,8 @@ Options:
   --json             print the report as JSON ("format": "mcp-flight.diff/v1")
   --ignore POINTER   leave a JSON Pointer out of the comparison of arguments and results,
                      "*" matching one segment (e.g. /content/*/text); repeatable
+  --slower-ratio R   B counts as slower from R times A's duration (default 2)
+  --slower-min-ms N  ... and at least N ms more (default 100)
 
 Exit status: 0 identical, 1 different, 2 error (usage, unknown session or call, unreadable file).`;
 
@@ -49,7 +51,7 @@ export async function diffCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { store: { type: 'string' }, json: { type: 'boolean' }, ignore: { type: 'string', multiple: true }, help: { type: 'boolean', short: 'h' } },
+    options: { store: { type: 'string' }, json: { type: 'boolean' }, ignore: { type: 'string', multiple: true }, 'slower-ratio': { type: 'string' }, 'slower-min-ms': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
   if (values.help) {
     process.stdout.write(HELP + '\n');
@@ -57,6 +59,8 @@ export async function diffCommand(argv: string[]): Promise<number> {
   }
   if (positionals.length !== 2) throw new UsageError(positionals.length < 2 ? 'give two sessions (or two calls) to compare' : `unexpected argument "${positionals[2]}"`);
   for (const p of values.ignore ?? []) if (p !== '' && !p.startsWith('/')) throw new UsageError(`--ignore takes a JSON Pointer starting with "/", not "${p}"`);
+  const ratio = positiveNumber(values['slower-ratio'], '--slower-ratio', 1);
+  const minMs = positiveNumber(values['slower-min-ms'], '--slower-min-ms', 0);
   const refs = positionals.map(parseRef) as [Ref, Ref];
   if ((refs[0].call === undefined) !== (refs[1].call === undefined)) throw new UsageError('compare two sessions (SESSION SESSION) or two calls (SESSION:CALL SESSION:CALL), not one of each');
 
@@ -86,7 +90,7 @@ export async function diffCommand(argv: string[]): Promise<number> {
     };
     const a = await load(refs[0]);
     const b = await load(refs[1]);
-    const options = { ignore: values.ignore ?? [] };
+    const options = { ignore: values.ignore ?? [], slower: { ...(ratio !== undefined ? { ratio } : {}), ...(minMs !== undefined ? { minMs } : {}) } };
     if (refs[0].call !== undefined && refs[1].call !== undefined) {
       const ca = findCall(a, refs[0].call);
       const cb = findCall(b, refs[1].call);
@@ -156,4 +160,12 @@ function isFile(p: string): boolean {
 
 function looksLikeFile(s: string): boolean {
   return /\.jsonl?$/i.test(s) || s.includes('/') || s.includes('\\');
+}
+
+/** A threshold option: a finite number ≥ `min`, or undefined when not given. */
+function positiveNumber(text: string | undefined, flag: string, min: number): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n) || n < min) throw new UsageError(`${flag} takes a number ≥ ${min}, not "${text}"`);
+  return n;
 }

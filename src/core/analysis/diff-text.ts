@@ -1,4 +1,4 @@
-import { NOT_COMPARED_TEXT, SLOWER_MIN_MS, SLOWER_RATIO, type CallComparison, type CallDiffReport, type CallRef, type NotComparedReason, type PartDiff, type SessionDiffReport, type SessionRef, type ValueChange } from './diff';
+import { NOT_COMPARED_TEXT, type CallComparison, type CallDiffReport, type CallRef, type NotComparedReason, type PartDiff, type SessionDiffReport, type SessionRef, type SlowerRules, type ValueChange } from './diff';
 import { formatDuration } from './summary';
 
 /**
@@ -94,10 +94,10 @@ function comparisonLines(cmp: CallComparison, indent: string): string[] {
   return out;
 }
 
-function durationText(d: CallComparison['duration']): string {
+function durationText(d: CallComparison['duration'], rules: SlowerRules): string {
   const parts = [`${ms(d.a_ms)} → ${ms(d.b_ms)}`];
   if (d.ratio !== null && d.delta_ms !== null) parts.push(`(×${d.ratio.toFixed(2)}, ${d.delta_ms >= 0 ? '+' : '−'}${formatDuration(Math.abs(d.delta_ms))})`);
-  if (d.slower) parts.push(`slower (≥ ${SLOWER_RATIO}× and ≥ ${SLOWER_MIN_MS} ms)`);
+  if (d.slower) parts.push(`slower (≥ ${rules.slower_ratio}× and ≥ ${rules.slower_min_ms} ms)`);
   return parts.join(' ');
 }
 
@@ -107,7 +107,7 @@ export function formatCallDiffText(r: CallDiffReport): string {
   lines.push(side('A', r.a), side('B', r.b));
   lines.push(r.identical ? `Identical${r.complete ? '' : ' in what could be compared'}` : `Different: ${r.changes.join(', ')}`);
   lines.push(...comparisonLines(r, '  '));
-  lines.push(`  ${'duration'.padEnd(10)} ${durationText(r.duration)}`);
+  lines.push(`  ${'duration'.padEnd(10)} ${durationText(r.duration, r.rules)}`);
   lines.push(...redactedLines(r, '  '));
   return lines.join('\n') + '\n';
 }
@@ -137,7 +137,7 @@ export function formatSessionDiffText(r: SessionDiffReport): string {
     }
   }
   if (r.slower.length) {
-    lines.push('', `Slower — B ≥ ${SLOWER_RATIO}× and ≥ ${SLOWER_MIN_MS} ms slower (${r.slower.length})`);
+    lines.push('', `Slower — B ≥ ${r.rules.slower_ratio}× and ≥ ${r.rules.slower_min_ms} ms slower (${r.slower.length})`);
     for (const s of r.slower) {
       lines.push(`  ! ${callLabel(s.a)}  A ${safeText(s.a.call_id)} ${ms(s.a_ms)} → B ${safeText(s.b.call_id)} ${ms(s.b_ms)}  (${s.ratio !== null ? `×${s.ratio.toFixed(2)}, ` : ''}+${formatDuration(s.delta_ms)})`);
     }

@@ -136,6 +136,8 @@ export interface CallComparison {
 export interface CallDiffReport extends CallComparison {
   format: typeof DIFF_FORMAT;
   kind: 'calls';
+  /** The thresholds `duration.slower` was decided by. */
+  rules: SlowerRules;
 }
 
 export interface MatchedPair extends CallComparison {
@@ -169,7 +171,7 @@ export interface SessionDiffReport {
   complete: boolean;
   a: SessionRef;
   b: SessionRef;
-  rules: { matching: string; slower_ratio: number; slower_min_ms: number };
+  rules: { matching: string } & SlowerRules;
   counts: { matched: number; unchanged: number; changed: number; added: number; missing: number; slower: number; not_fully_compared: number };
   /** Calls of B without a counterpart in A, in B's order. */
   added: CallRef[];
@@ -187,6 +189,18 @@ export interface SessionDiffReport {
 export interface DiffOptions {
   /** JSON Pointers (`*` matches one segment) left out of the comparison of arguments and results. */
   ignore?: string[];
+  /** B is slower when B ≥ ratio × A and B − A ≥ minMs (defaults SLOWER_RATIO, SLOWER_MIN_MS). */
+  slower?: { ratio?: number; minMs?: number };
+}
+
+/** What "slower" means in a report: the options' thresholds, or the defaults. */
+export interface SlowerRules {
+  slower_ratio: number;
+  slower_min_ms: number;
+}
+
+export function slowerRules(options: DiffOptions = {}): SlowerRules {
+  return { slower_ratio: options.slower?.ratio ?? SLOWER_RATIO, slower_min_ms: options.slower?.minMs ?? SLOWER_MIN_MS };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -365,10 +379,10 @@ export function callRef(c: DiffableCall): CallRef {
   };
 }
 
-/** B is slower than A: both thresholds met (≥ 2× and ≥ 100 ms), boundaries included. */
-export function isSlower(aMs: number | null, bMs: number | null): boolean {
+/** B is slower than A: both thresholds met (by default ≥ 2× and ≥ 100 ms), boundaries included. */
+export function isSlower(aMs: number | null, bMs: number | null, rules: SlowerRules = slowerRules()): boolean {
   if (aMs === null || bMs === null) return false;
-  return bMs >= SLOWER_RATIO * aMs && bMs - aMs >= SLOWER_MIN_MS;
+  return bMs >= rules.slower_ratio * aMs && bMs - aMs >= rules.slower_min_ms;
 }
 
 /** Compares two calls (from the same session or not). */
@@ -391,7 +405,7 @@ export function compareCalls(a: DiffableCall, b: DiffableCall, options: DiffOpti
     b_ms: bMs,
     delta_ms: aMs !== null && bMs !== null ? round3(bMs - aMs) : null,
     ratio: aMs !== null && bMs !== null && aMs > 0 ? round3(bMs / aMs) : null,
-    slower: isSlower(aMs, bMs),
+    slower: isSlower(aMs, bMs, slowerRules(options)),
   };
   const changes: CallChange[] = [];
   if (identity.length) changes.push('identity');
@@ -403,7 +417,7 @@ export function compareCalls(a: DiffableCall, b: DiffableCall, options: DiffOpti
 }
 
 export function diffCalls(a: DiffableCall, b: DiffableCall, options: DiffOptions = {}): CallDiffReport {
-  return { format: DIFF_FORMAT, kind: 'calls', ...compareCalls(a, b, options) };
+  return { format: DIFF_FORMAT, kind: 'calls', rules: slowerRules(options), ...compareCalls(a, b, options) };
 }
 
 function round3(n: number): number {
@@ -515,7 +529,7 @@ export function diffSessions(a: DiffSession, b: DiffSession, options: DiffOption
     complete: true,
     a: sessionRef(a),
     b: sessionRef(b),
-    rules: { matching: MATCHING_RULE, slower_ratio: SLOWER_RATIO, slower_min_ms: SLOWER_MIN_MS },
+    rules: { matching: MATCHING_RULE, ...slowerRules(options) },
     counts: { matched: pairs.length, unchanged: 0, changed: 0, added: added.length, missing: missing.length, slower: 0, not_fully_compared: 0 },
     added: added.map((j) => callRef(b.calls[j]!)),
     missing: missing.map((i) => callRef(a.calls[i]!)),
