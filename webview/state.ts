@@ -187,12 +187,7 @@ export class CallStore {
       const calls = this.sessionCalls(r.session_id);
       const at = calls.get(r.call_id);
       if (at === undefined) {
-        const i = this.rows.length;
-        this.ensureCapacity(i + 1);
-        this.rows.push(r);
-        calls.set(r.call_id, i);
-        this.indexed = i + 1;
-        this.writeRow(i, r);
+        const i = this.append(r, calls);
         if (bulk) {
           fresh.push(i);
         } else {
@@ -216,6 +211,17 @@ export class CallStore {
     return { added, changed };
   }
 
+  /** Stores a new call at the end of the columns and indexes it under its session; returns its index. */
+  private append(r: CallRow, calls: Map<string, number>): number {
+    const i = this.rows.length;
+    this.ensureCapacity(i + 1);
+    this.rows.push(r);
+    calls.set(r.call_id, i);
+    this.indexed = i + 1;
+    this.writeRow(i, r);
+    return i;
+  }
+
   /**
    * Adds a chunk of the initial load's history (the `history` message). A call already here is
    * kept: it came in a live update, which is newer than the load's copy. Returns the calls added.
@@ -227,13 +233,7 @@ export class CallStore {
       if (!validRow(r)) continue;
       const calls = this.sessionCalls(r.session_id);
       if (calls.has(r.call_id)) continue;
-      const i = this.rows.length;
-      this.ensureCapacity(i + 1);
-      this.rows.push(r);
-      calls.set(r.call_id, i);
-      this.indexed = i + 1;
-      this.writeRow(i, r);
-      fresh.push(i);
+      fresh.push(this.append(r, calls));
     }
     this.historyMissing = done ? 0 : Math.max(0, this.historyMissing - rows.length);
     if (fresh.length) this.addBulk(fresh);
