@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -21,6 +21,7 @@ import { StoreTimelineSource } from '../../src/extension/views/timeline-data';
 import { CLI, EVERYTHING, FILESYSTEM, fixture, NODE, requireBuiltCli, ROOT, tempDir } from '../helpers/env';
 import { onlySession, readStore, toolCalls } from '../helpers/journal';
 import { assertValidJsonExport, assertValidJsonlExport } from '../helpers/schema';
+import { startServe } from '../helpers/serve';
 
 /**
  * Security alerts end to end: the SDK's real Client, the recording transport and proxy, real
@@ -348,21 +349,9 @@ describe('enforcement in the CLI', () => {
     dirs.push(store, work);
     const config = path.join(work, 'mcp.json');
     fs.writeFileSync(config, JSON.stringify({ servers: { poisoned: { type: 'stdio', command: NODE, args: [fixture('poisoned-server.mjs')] } } }));
-    const serve = spawn(NODE, [CLI, 'serve', '--store', store, '--config', config, '--json', '--enforce-alerts'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stderr = '';
-    serve.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
-    const exited = new Promise((resolve) => serve.once('exit', resolve));
+    const serve = await startServe(['--store', store, '--config', config, '--enforce-alerts']);
     try {
-      const line = await new Promise<string>((resolve, reject) => {
-        let out = '';
-        serve.stdout.on('data', (c: Buffer) => {
-          out += c.toString();
-          const nl = out.indexOf('\n');
-          if (nl !== -1) resolve(out.slice(0, nl));
-        });
-        serve.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
-      });
-      const endpoint = (JSON.parse(line) as { servers: Array<{ name: string; url: string; token: string }> }).servers.find((s) => s.name === 'poisoned')!;
+      const endpoint = serve.servers.find((s) => s.name === 'poisoned')!;
       const client = new Client({ name: 'serve-enforce-test', version: '1' });
       await client.connect(new StreamableHTTPClientTransport(new URL(endpoint.url), { requestInit: { headers: { Authorization: `Bearer ${endpoint.token}` } } }));
       await client.listTools();
@@ -375,10 +364,9 @@ describe('enforcement in the CLI', () => {
       assert.deepEqual(denial!.data, { error_class: 'policy_denied', alerts: [{ alert_id: 'a2', alert_kind: 'exfiltration_after_poisoning', severity: 'high' }] });
       await client.close();
     } finally {
-      serve.kill('SIGTERM');
-      await exited;
+      await serve.stop();
     }
-    assert.match(stderr, /HIGH security alert a2 \[exfiltration_after_poisoning\] poisoned\/send_email/);
+    assert.match(serve.stderr(), /HIGH security alert a2 \[exfiltration_after_poisoning\] poisoned\/send_email/);
     const { records, calls, assembler } = onlySession(store);
     assert.equal(assembler.session?.recorder.kind, 'cli-serve');
     const decisions = records.filter((x) => x.type === 'gate_decision');

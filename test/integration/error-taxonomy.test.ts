@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -15,6 +15,7 @@ import { RecordingTransport } from '../../src/core/recording/transport';
 import { JournalWriter } from '../../src/core/store/journal';
 import { CLI, EVERYTHING, FILESYSTEM, fixture, NODE, requireBuiltCli, tempDir } from '../helpers/env';
 import { onlySession, toolCalls } from '../helpers/journal';
+import { startServe } from '../helpers/serve';
 
 /**
  * Every error class produced for real and classified from what the recorder saw: server-everything
@@ -145,23 +146,13 @@ describe('error classes from a remote server over HTTP', () => {
     dirs.push(store, work);
     const config = path.join(work, 'mcp.json');
     fs.writeFileSync(config, JSON.stringify({ servers: { remote: { type: 'http', url: remoteUrl } } }));
-    const serve: ChildProcessWithoutNullStreams = spawn(NODE, [CLI, 'serve', '--store', store, '--config', config, '--json'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    const line = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      serve.stdout.on('data', (c: Buffer) => {
-        out += c.toString();
-        const nl = out.indexOf('\n');
-        if (nl !== -1) resolve(out.slice(0, nl));
-      });
-      serve.once('exit', (code) => reject(new Error(`serve exited with ${code}`)));
-    });
-    const served = (JSON.parse(line) as { servers: Array<{ url: string; token: string }> }).servers[0]!;
+    const serve = await startServe(['--store', store, '--config', config]);
+    const served = serve.servers[0]!;
     const client = new Client({ name: 'remote-agent', version: '1' });
     await client.connect(new StreamableHTTPClientTransport(new URL(served.url), { requestInit: { headers: { Authorization: `Bearer ${served.token}` } } }));
     await exercise(client);
     await client.close();
-    serve.kill('SIGTERM');
-    await new Promise((r) => serve.once('exit', r));
+    await serve.stop();
     const { calls, records } = onlySession(store);
     const refusal = records.find((r) => r.type === 'http_exchange' && r.status === 401);
     assert.ok(refusal && refusal.type === 'http_exchange' && refusal.request_ids?.length === 1, 'the exchange names the refused request');

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -15,6 +15,7 @@ import { CLI, EVERYTHING, NODE, requireBuiltCli, tempDir } from '../helpers/env'
 import { onlySession, readStore } from '../helpers/journal';
 import { assertValidJsonExport } from '../helpers/schema';
 import { checkOtlpDefinitions, deadEndpoint, decodeTraces, type DecodedSpan, type Receiver, startReceiver } from '../helpers/otlp';
+import { startServe } from '../helpers/serve';
 
 /**
  * The SDK's real Client → `mcp-flight record --otlp-endpoint` → server-everything, with a local
@@ -366,23 +367,13 @@ describe('OTLP: live push from mcp-flight serve (Streamable HTTP to the client)'
     receiver = await startReceiver();
     const config = path.join(work, 'mcp.json');
     fs.writeFileSync(config, JSON.stringify({ servers: { everything: { type: 'stdio', command: NODE, args: [EVERYTHING] } } }));
-    const serve = spawn(NODE, [CLI, 'serve', '--store', store, '--config', config, '--json', '--otlp-endpoint', receiver.url], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const exited = new Promise((r) => serve.once('exit', r));
-    const line = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      serve.stdout.on('data', (c: Buffer) => {
-        out += c.toString();
-        if (out.includes('\n')) resolve(out.slice(0, out.indexOf('\n')));
-      });
-      serve.once('exit', (code) => reject(new Error(`serve exited with ${code}`)));
-    });
-    const s = (JSON.parse(line) as { servers: Array<{ url: string; token: string }> }).servers[0]!;
+    const serve = await startServe(['--store', store, '--config', config, '--otlp-endpoint', receiver.url]);
+    const s = serve.servers[0]!;
     const client = new Client({ name: 'serve-otlp-agent', version: '3' });
     await client.connect(new StreamableHTTPClientTransport(new URL(s.url), { requestInit: { headers: { Authorization: `Bearer ${s.token}` } } }));
     await client.callTool({ name: 'echo', arguments: { message: 'over http' } });
     await client.close();
-    serve.kill('SIGINT');
-    await exited;
+    await serve.stop('SIGINT');
     ({ records, calls } = onlySession(store));
     spans = decodeTraces(receiver.requests.map((q) => q.body));
   });

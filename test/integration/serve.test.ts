@@ -1,19 +1,19 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { CLI, EVERYTHING, FILESYSTEM, NODE, requireBuiltCli, tempDir } from '../helpers/env';
+import { EVERYTHING, FILESYSTEM, NODE, requireBuiltCli, tempDir } from '../helpers/env';
 import { onlySession, toolCalls } from '../helpers/journal';
+import { startServe, type Served, type ServedEndpoint } from '../helpers/serve';
 
 /** `mcp-flight serve`: every server of an mcp.json over Streamable HTTP on 127.0.0.1, one session. */
 
 const store = tempDir();
 const work = tempDir('mcpf-serve-ws-');
-let serve: ChildProcessWithoutNullStreams;
-let servers: Array<{ name: string; url: string; token: string }> = [];
+let serve: Served;
+let servers: ServedEndpoint[] = [];
 
 before(async () => {
   requireBuiltCli();
@@ -28,22 +28,12 @@ before(async () => {
   }
 }`,
   );
-  serve = spawn(NODE, [CLI, 'serve', '--store', store, '--config', path.join(work, '.vscode', 'mcp.json'), '--json'], { stdio: ['pipe', 'pipe', 'pipe'] });
-  const line = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    serve.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
-      const nl = out.indexOf('\n');
-      if (nl !== -1) resolve(out.slice(0, nl));
-    });
-    serve.once('exit', (code) => reject(new Error(`serve exited with ${code}`)));
-  });
-  servers = (JSON.parse(line) as { servers: typeof servers }).servers;
+  serve = await startServe(['--store', store, '--config', path.join(work, '.vscode', 'mcp.json')]);
+  servers = serve.servers;
 });
 
 after(async () => {
-  serve.kill('SIGTERM');
-  await new Promise((r) => serve.once('exit', r));
+  await serve.stop();
   fs.rmSync(store, { recursive: true, force: true });
   fs.rmSync(work, { recursive: true, force: true });
 });
@@ -71,8 +61,7 @@ test('serves every configured server on 127.0.0.1 and records both in one sessio
   const refused = new Client({ name: 'intruder', version: '1' });
   await assert.rejects(refused.connect(connect('everything', { Authorization: 'Bearer wrong' })));
 
-  serve.kill('SIGTERM');
-  await new Promise((r) => serve.once('exit', r));
+  await serve.stop();
   const { calls, assembler } = onlySession(store);
   assert.equal(assembler.session?.recorder.kind, 'cli-serve');
   assert.ok(assembler.session?.ended_at, 'a clean stop ends the session');
