@@ -1,6 +1,7 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import type { SqlJsStatic } from 'sql.js';
 import { CallAssembler, failuresRepairedBy } from '../analysis/calls';
 import { chainPrefixSkip } from '../audit/chain';
@@ -63,6 +64,18 @@ export interface CatchUpResult {
   problems: StoreProblem[];
   /** Set when the index was rebuilt from the journal, with why. */
   rebuilt?: string;
+  /** The time budget ran out before the journal's end: call again for the rest (only with `budgetMs`). */
+  more?: true;
+}
+
+export interface CatchUpOptions {
+  /**
+   * Stop reading new journal lines once this many milliseconds have passed (at a line boundary;
+   * what was read is committed and reported), and set `more` in the result. Live views use it to
+   * keep every slice of work short and yield to the event loop between slices. A rebuild of the
+   * whole index ignores it (it is rare, and its listeners expect the whole picture).
+   */
+  budgetMs?: number;
 }
 
 export interface StoreChange {
@@ -130,12 +143,19 @@ export interface SessionRecord {
 
 /** Segments are read sequentially in chunks of this size (a longer line grows the buffer). */
 const READ_CHUNK_BYTES = 4 * 1024 * 1024;
+/** Chunk size of a catch-up slice with a time budget (see CatchUpOptions.budgetMs). */
+const SLICE_READ_CHUNK_BYTES = 256 * 1024;
 /** Catch-up commits to the index after this many bytes of journal: bounds what is held in memory between writes. */
 const FLUSH_EVERY_BYTES = 4 * 1024 * 1024;
 /** Non-call records kept as events per session; beyond this they are still in the journal and counted on the connection. */
 const MAX_EVENTS_PER_SESSION = 10_000;
 const DEFAULT_CALL_LIMIT = 1000;
-const DEFAULT_AUTOSAVE_MS = 30_000;
+/** While recording never pauses, the watcher saves the image at most this often (its export blocks the event loop). */
+const DEFAULT_AUTOSAVE_MS = 60_000;
+/** Once the journal is quiet, the watcher saves when the last save is at least this old. */
+const DEFAULT_IDLE_SAVE_MS = 2_000;
+/** A watcher's catch-up slice: journal is read for this long, then the event loop gets a turn. */
+const DEFAULT_SLICE_MS = 20;
 
 interface SegRuntime extends SegmentState {
   file: string;
@@ -164,7 +184,13 @@ interface WriterInfo {
 
 /** Accumulates one catch-up. */
 class Acc {
-  constructor(readonly collectIds: boolean) {}
+  constructor(
+    readonly collectIds: boolean,
+    /** performance.now() past which no new line is read; undefined: read to the end. */
+    public deadline?: number,
+  ) {}
+  /** The deadline passed with journal left to read. */
+  stopped = false;
   records = 0;
   bytes = 0;
   readonly sessions = new Set<string>();
@@ -247,7 +273,11 @@ export class Store {
   private closed = false;
   private catchingUp = false;
   private lastSave = Date.now();
-  private watchTimer?: NodeJS.Timeout;
+  /** Bumped by every save; a background save renames its image only if it is still the newest. */
+  private saveGen = 0;
+  private saving?: Promise<void>;
+  /** The running watch: its next poll, a timeout (between polls) or an immediate (between slices). */
+  private watching?: { next?: { timeout: NodeJS.Timeout } | { immediate: NodeJS.Immediate } };
   private readonly changeEmitter = new Emitter<StoreChange>();
   /** Fired after a catch-up that created or changed sessions or calls. */
   readonly onDidChange: Event<StoreChange> = this.changeEmitter.event;
@@ -295,11 +325,12 @@ export class Store {
   // Catch-up
 
   /** Reads what is new in the journal into the index. Cheap when nothing is: a directory listing and a stat per open segment. */
-  catchUp(): CatchUpResult {
+  catchUp(options: CatchUpOptions = {}): CatchUpResult {
     this.assertOpen();
     if (this.catchingUp) return { records: 0, bytes: 0, calls: 0, sessions: [], problems: [] };
     this.catchingUp = true;
-    const acc = new Acc(this.changeEmitter.hasListeners);
+    // Reading stops at half the budget: writing what was read to the index costs about as much again.
+    const acc = new Acc(this.changeEmitter.hasListeners, options.budgetMs === undefined ? undefined : performance.now() + options.budgetMs / 2);
     try {
       if (this.pendingRebuild) {
         this.rebuild(this.pendingRebuild, acc);
@@ -315,7 +346,15 @@ export class Store {
     } finally {
       this.catchingUp = false;
     }
-    const result: CatchUpResult = { records: acc.records, bytes: acc.bytes, calls: acc.callCount, sessions: [...acc.sessions], problems: acc.problems, ...(acc.rebuilt ? { rebuilt: acc.rebuilt } : {}) };
+    const result: CatchUpResult = {
+      records: acc.records,
+      bytes: acc.bytes,
+      calls: acc.callCount,
+      sessions: [...acc.sessions],
+      problems: acc.problems,
+      ...(acc.rebuilt ? { rebuilt: acc.rebuilt } : {}),
+      ...(acc.stopped ? { more: true as const } : {}),
+    };
     if ((acc.callCount || acc.sessions.size || acc.rebuilt) && this.changeEmitter.hasListeners) {
       this.changeEmitter.fire({ sessions: result.sessions, calls: [...acc.calls.values()], rebuilt: !!acc.rebuilt });
     }
@@ -349,6 +388,8 @@ export class Store {
       }
       if (size < seg.read_offset) return this.restart(`segment ${seg.name} shrank below what was indexed`, acc, depth);
       if (size > seg.read_offset) this.readNew(seg, size, acc);
+      // Out of time: the rest of this segment (and the others) is the next slice's.
+      if (acc.stopped) return;
       const isNewest = newest.get(seg.writer_id) === seg.segment_no;
       if (seg.read_offset < size) {
         if (this.writerFinished(seg, isNewest)) this.reportTornTail(seg, size, acc);
@@ -369,7 +410,9 @@ export class Store {
     const pos = { next: from };
     let flushedAt = from;
     this.db.begin();
-    for (const line of segmentLines(seg.file, from, size, pos)) {
+    // A budgeted slice reads smaller chunks: what it does not get to is read again by the next one.
+    const chunk = acc.deadline === undefined ? READ_CHUNK_BYTES : SLICE_READ_CHUNK_BYTES;
+    for (const line of segmentLines(seg.file, from, size, pos, chunk)) {
       const parsed = parseLine(line);
       if (parsed.problem) this.problem(seg, line.offset, parsed.problem.kind, parsed.problem.detail, undefined, acc);
       else if (parsed.header) this.applyHeader(seg, parsed.header, line.offset, acc);
@@ -380,6 +423,10 @@ export class Store {
         this.flush(acc);
         flushedAt = pos.next;
         this.db.begin();
+      }
+      if (acc.deadline !== undefined && performance.now() >= acc.deadline && pos.next < size) {
+        acc.stopped = true;
+        break;
       }
     }
     acc.bytes += pos.next - from;
@@ -605,6 +652,7 @@ export class Store {
     this.loadRuntime();
     this.dirty = true;
     acc.rebuilt = reason;
+    acc.deadline = undefined;
   }
 
   /** Mirrors the index's segments and sessions in memory; assemblers start empty (sessions revive on demand). */
@@ -831,15 +879,10 @@ export class Store {
    */
   save(): boolean {
     this.assertOpen();
-    if (!this.lock || this.readOnly || !this.dirty) return false;
-    if (!this.lock.verify()) {
-      // Someone judged our lock stale and took it: from now on the index is theirs to write.
-      this.lock = undefined;
-      this.warnings.push('the index lock was taken over by another process; this process keeps its index in memory only.');
-      return false;
-    }
-    this.db.setMeta('saved_at', new Date().toISOString());
-    const bytes = this.db.export();
+    if (!this.mayWriteImage()) return false;
+    const bytes = this.exportImage();
+    // Newer than any image a background save is still writing: that one must not be renamed over this.
+    this.saveGen++;
     writeFileAtomic(this.layout.indexFile, bytes);
     this.dirty = false;
     this.lastSave = Date.now();
@@ -847,16 +890,80 @@ export class Store {
   }
 
   /**
-   * Polls the journal for live views: a catch-up every `intervalMs` (fs.watch is unreliable on
-   * network and container mounts; an idle catch-up is a listing and a few stats). The lock holder
-   * saves at most every `autoSaveMs`; a process that wanted the lock retries taking it.
+   * The watcher's save: the image is taken now (sql.js's export, on the event loop), and written,
+   * fsync'ed and renamed into place off it. One at a time; the rename happens only if no newer
+   * save happened meanwhile and this process still holds the lock, so the image on disk is always
+   * a whole one and never an older one than a save that completed.
    */
-  watch(intervalMs = 500, options: { autoSaveMs?: number } = {}): Disposable {
+  private saveInBackground(): void {
+    if (this.saving || !this.mayWriteImage()) return;
+    const bytes = this.exportImage();
+    const gen = ++this.saveGen;
+    this.dirty = false;
+    const started = Date.now();
+    this.saving = writeFileAtomicAsync(this.layout.indexFile, bytes, () => gen === this.saveGen && !this.closed && !!this.lock?.verify())
+      .then((written) => {
+        if (written) this.lastSave = started;
+        else if (gen === this.saveGen && !this.closed) this.dirty = true;
+      })
+      .catch((err: unknown) => {
+        // Nothing is lost (the journal has it all); the next watcher tick tries again.
+        if (gen === this.saveGen) this.dirty = true;
+        console.error('mcp-flight: saving the index failed:', err);
+      })
+      .finally(() => {
+        this.saving = undefined;
+      });
+  }
+
+  /** Resolves when no background save is in flight (tests, and callers that want the image on disk). */
+  async flushSaves(): Promise<void> {
+    while (this.saving) await this.saving;
+  }
+
+  private mayWriteImage(): boolean {
+    if (!this.lock || this.readOnly || !this.dirty) return false;
+    if (!this.lock.verify()) {
+      // Someone judged our lock stale and took it: from now on the index is theirs to write.
+      this.lock = undefined;
+      this.warnings.push('the index lock was taken over by another process; this process keeps its index in memory only.');
+      return false;
+    }
+    return true;
+  }
+
+  private exportImage(): Uint8Array {
+    this.db.setMeta('saved_at', new Date().toISOString());
+    return this.db.export();
+  }
+
+  /**
+   * Polls the journal for live views: a catch-up every `intervalMs` (fs.watch is unreliable on
+   * network and container mounts; an idle catch-up is a listing and a few stats). The work is cut
+   * in slices of `sliceMs` that yield to the event loop in between (a burst of journal never
+   * blocks the host for long), and the next poll is `intervalMs` after the journal's end is reached.
+   *
+   * The lock holder saves the image in the background (see saveInBackground) once the journal has
+   * been quiet for one poll and `idleSaveMs` passed since the last save, and, while recording never
+   * pauses, at most every `autoSaveMs`. The image may so lag the journal by up to `autoSaveMs`: a
+   * crash then costs a longer catch-up on the next open (the index is derived from the journal),
+   * never a record. A process that wanted the lock retries taking it.
+   */
+  watch(intervalMs = 500, options: { autoSaveMs?: number; idleSaveMs?: number; sliceMs?: number } = {}): Disposable {
     this.assertOpen();
     this.stopWatch();
     const autoSaveMs = options.autoSaveMs ?? DEFAULT_AUTOSAVE_MS;
-    const timer = setInterval(() => {
-      if (this.closed) return;
+    const idleSaveMs = options.idleSaveMs ?? DEFAULT_IDLE_SAVE_MS;
+    const sliceMs = options.sliceMs ?? DEFAULT_SLICE_MS;
+    const watching: NonNullable<Store['watching']> = {};
+    this.watching = watching;
+    const schedule = (delayMs: number): void => {
+      watching.next = delayMs > 0 ? { timeout: setTimeout(poll, delayMs).unref() } : { immediate: setImmediate(poll).unref() };
+    };
+    const poll = (): void => {
+      watching.next = undefined;
+      if (this.closed || this.watching !== watching) return;
+      let more = false;
       try {
         if (this.wantsLock && !this.lock) {
           const attempt = IndexLock.tryAcquire(this.layout.lockFile);
@@ -866,22 +973,29 @@ export class Store {
             this.dirty = true;
           }
         }
-        this.catchUp();
-        if (this.lock && this.dirty && Date.now() - this.lastSave >= autoSaveMs) this.save();
+        const r = this.catchUp({ budgetMs: sliceMs });
+        more = !!r.more;
+        if (!more && this.lock && this.dirty) {
+          const sinceSave = Date.now() - this.lastSave;
+          const quiet = r.records === 0 && !r.rebuilt;
+          if (sinceSave >= autoSaveMs || (quiet && sinceSave >= idleSaveMs)) this.saveInBackground();
+        }
       } catch (err) {
         // stderr, never stdout: a stdio recorder's stdout carries protocol bytes only.
         console.error('mcp-flight: store catch-up failed:', err);
       }
-    }, intervalMs);
-    timer.unref();
-    this.watchTimer = timer;
-    return { dispose: () => this.stopWatch(timer) };
+      if (this.watching === watching && !this.closed) schedule(more ? 0 : intervalMs);
+    };
+    schedule(intervalMs);
+    return { dispose: () => this.stopWatch(watching) };
   }
 
-  private stopWatch(timer?: NodeJS.Timeout): void {
-    if (!this.watchTimer || (timer && timer !== this.watchTimer)) return;
-    clearInterval(this.watchTimer);
-    this.watchTimer = undefined;
+  private stopWatch(watching?: Store['watching']): void {
+    const w = this.watching;
+    if (!w || (watching && watching !== w)) return;
+    if (w.next && 'timeout' in w.next) clearTimeout(w.next.timeout);
+    else if (w.next) clearImmediate(w.next.immediate);
+    this.watching = undefined;
   }
 
   /** Saves (when holding the lock), releases the lock and frees the index. */
@@ -889,6 +1003,8 @@ export class Store {
     if (this.closed) return;
     this.stopWatch();
     try {
+      // A background save not yet renamed is superseded by this one (it then drops its temporary file).
+      if (this.saving) this.dirty = true;
       if (this.lock) this.save();
     } finally {
       this.closed = true;
@@ -976,7 +1092,7 @@ interface RawLine {
  * consumer does not keep dies young — accumulating a window of parsed records made the garbage
  * collector the largest cost of reading a big session.
  */
-function* segmentLines(file: string, from: number, end: number, pos: { next: number }): Generator<RawLine> {
+function* segmentLines(file: string, from: number, end: number, pos: { next: number }, chunkBytes = READ_CHUNK_BYTES): Generator<RawLine> {
   let fd: number;
   try {
     fd = fs.openSync(file, 'r');
@@ -985,7 +1101,7 @@ function* segmentLines(file: string, from: number, end: number, pos: { next: num
   }
   try {
     const stop = Math.min(end, fs.fstatSync(fd).size);
-    let buf = Buffer.allocUnsafe(Math.min(READ_CHUNK_BYTES, Math.max(64 * 1024, stop - from)));
+    let buf = Buffer.allocUnsafe(Math.min(chunkBytes, Math.max(64 * 1024, stop - from)));
     let filled = 0;
     let bufOffset = from;
     let readPos = from;
@@ -1128,6 +1244,46 @@ function writeFileAtomic(file: string, bytes: Uint8Array): void {
   } catch {
     // Not every platform can fsync a directory (Windows); the rename itself is still atomic.
   }
+}
+
+/**
+ * writeFileAtomic with the write and the fsyncs on libuv's thread pool. The rename is synchronous
+ * and follows `stillWanted()` in the same turn of the event loop, so no other save of this process
+ * can rename between the check and the rename; when not wanted, the temporary file is removed.
+ */
+async function writeFileAtomicAsync(file: string, bytes: Uint8Array, stillWanted: () => boolean): Promise<boolean> {
+  const tmp = `${file}.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
+  const fh = await fs.promises.open(tmp, 'wx', 0o600);
+  try {
+    await fh.writeFile(bytes);
+    await fh.sync();
+  } catch (err) {
+    await fh.close().catch(() => undefined);
+    await fs.promises.rm(tmp, { force: true });
+    throw err;
+  }
+  await fh.close();
+  if (!stillWanted()) {
+    await fs.promises.rm(tmp, { force: true });
+    return false;
+  }
+  try {
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+  try {
+    const dir = await fs.promises.open(path.dirname(file), 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+  } catch {
+    // As in writeFileAtomic: not every platform can fsync a directory.
+  }
+  return true;
 }
 
 /** Only the lock holder writes images, so any temporary image left when it takes the lock is from a crashed save. */
