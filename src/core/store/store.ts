@@ -143,8 +143,8 @@ export interface SessionRecord {
 
 /** Segments are read sequentially in chunks of this size (a longer line grows the buffer). */
 const READ_CHUNK_BYTES = 4 * 1024 * 1024;
-/** Chunk size of a catch-up slice with a time budget (see CatchUpOptions.budgetMs). */
-const SLICE_READ_CHUNK_BYTES = 256 * 1024;
+/** Chunk size of a catch-up slice with a time budget (see CatchUpOptions.budgetMs): small, as what a slice reads past its deadline is read again by the next one. */
+const SLICE_READ_CHUNK_BYTES = 64 * 1024;
 /** Catch-up commits to the index after this many bytes of journal: bounds what is held in memory between writes. */
 const FLUSH_EVERY_BYTES = 4 * 1024 * 1024;
 /** Non-call records kept as events per session; beyond this they are still in the journal and counted on the connection. */
@@ -152,8 +152,10 @@ const MAX_EVENTS_PER_SESSION = 10_000;
 const DEFAULT_CALL_LIMIT = 1000;
 /** While recording never pauses, the watcher saves the image at most this often (its export blocks the event loop). */
 const DEFAULT_AUTOSAVE_MS = 60_000;
-/** Once the journal is quiet, the watcher saves when the last save is at least this old. */
-const DEFAULT_IDLE_SAVE_MS = 2_000;
+/** Once no record came for this long, the watcher saves (if the last save is at least this old, and see EXPORT_DUTY_FACTOR). */
+const DEFAULT_IDLE_SAVE_MS = 5_000;
+/** Idle saves are spaced so that exports take at most 1 % of the event loop. */
+const EXPORT_DUTY_FACTOR = 100;
 /** A watcher's catch-up slice: journal is read for this long, then the event loop gets a turn. */
 const DEFAULT_SLICE_MS = 20;
 
@@ -275,6 +277,8 @@ export class Store {
   private lastSave = Date.now();
   /** Bumped by every save; a background save renames its image only if it is still the newest. */
   private saveGen = 0;
+  /** How long the last export of the image blocked the event loop. */
+  private lastExportMs = 0;
   private saving?: Promise<void>;
   /** The running watch: its next poll, a timeout (between polls) or an immediate (between slices). */
   private watching?: { next?: { timeout: NodeJS.Timeout } | { immediate: NodeJS.Immediate } };
@@ -934,7 +938,10 @@ export class Store {
 
   private exportImage(): Uint8Array {
     this.db.setMeta('saved_at', new Date().toISOString());
-    return this.db.export();
+    const t0 = performance.now();
+    const bytes = this.db.export();
+    this.lastExportMs = performance.now() - t0;
+    return bytes;
   }
 
   /**
@@ -943,9 +950,9 @@ export class Store {
    * in slices of `sliceMs` that yield to the event loop in between (a burst of journal never
    * blocks the host for long), and the next poll is `intervalMs` after the journal's end is reached.
    *
-   * The lock holder saves the image in the background (see saveInBackground) once the journal has
-   * been quiet for one poll and `idleSaveMs` passed since the last save, and, while recording never
-   * pauses, at most every `autoSaveMs`. The image may so lag the journal by up to `autoSaveMs`: a
+   * The lock holder saves the image in the background (see saveInBackground) once no record came
+   * for `idleSaveMs` (saves spaced by at least 100 × the last export's time), and, while recording
+   * never pauses, every `autoSaveMs`. The image may so lag the journal by up to `autoSaveMs`: a
    * crash then costs a longer catch-up on the next open (the index is derived from the journal),
    * never a record. A process that wanted the lock retries taking it.
    */
@@ -960,6 +967,7 @@ export class Store {
     const schedule = (delayMs: number): void => {
       watching.next = delayMs > 0 ? { timeout: setTimeout(poll, delayMs).unref() } : { immediate: setImmediate(poll).unref() };
     };
+    let lastActivity = 0;
     const poll = (): void => {
       watching.next = undefined;
       if (this.closed || this.watching !== watching) return;
@@ -975,10 +983,14 @@ export class Store {
         }
         const r = this.catchUp({ budgetMs: sliceMs });
         more = !!r.more;
-        if (!more && this.lock && this.dirty) {
-          const sinceSave = Date.now() - this.lastSave;
-          const quiet = r.records === 0 && !r.rebuilt;
-          if (sinceSave >= autoSaveMs || (quiet && sinceSave >= idleSaveMs)) this.saveInBackground();
+        const now = Date.now();
+        if (r.records > 0 || r.rebuilt) lastActivity = now;
+        if (this.lock && this.dirty) {
+          const sinceSave = now - this.lastSave;
+          // The export blocks the event loop for a time that grows with the index: between idle
+          // saves, at least EXPORT_DUTY_FACTOR times as long as the last one took.
+          const idleGap = Math.max(idleSaveMs, this.lastExportMs * EXPORT_DUTY_FACTOR);
+          if (sinceSave >= autoSaveMs || (!more && now - lastActivity >= idleSaveMs && sinceSave >= idleGap)) this.saveInBackground();
         }
       } catch (err) {
         // stderr, never stdout: a stdio recorder's stdout carries protocol bytes only.
