@@ -348,7 +348,7 @@ export class Flight implements vscode.Disposable {
     const what = request.method === 'tools/call' && typeof params?.name === 'string' ? `the tool ${plain(params.name).slice(0, 120)}` : plain(request.method).slice(0, 120);
     const allow = 'Allow';
     const deny = 'Deny';
-    const detail = `${alerts.map((a) => `${a.severity.toUpperCase()} · ${a.alert_kind.replace(/_/g, ' ')}: ${plain(a.title)}\n${a.detail.slice(0, 600)}`).join('\n\n').slice(0, 2400)}\n\nThe agent waits until you decide. Deny answers it with an error (policy_denied).`;
+    const detail = `${alerts.map((a) => `${a.severity.toUpperCase()} · ${a.alert_kind.replace(/_/g, ' ')}: ${plain(a.title)}${/[.!?]$/.test(a.title) ? '' : '.'}\n${a.detail.slice(0, 600)}`).join('\n\n').slice(0, 2400)}\n\nThe agent waits until you decide. Deny answers it with an error (policy_denied).`;
     const answer = await vscode.window.showWarningMessage(`MCP Flight Recorder is holding a call to ${what} on ${plain(request.server.name).slice(0, 120)}.`, { modal: true, detail }, deny, allow); // Deny first: the default button, what Enter picks on a reflex
     return answer === allow ? { action: 'allow' } : runtime().denyForAlerts(alerts, 'user');
   }
