@@ -3,8 +3,11 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import { after, before, describe, test } from 'node:test';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { NonJsonRecord, OpaqueRecord, JournalRecord } from '../../src/core/model/records';
-import { fixture, NODE, requireBuiltCli, tempDir } from '../helpers/env';
+import { CLI, EVERYTHING, fixture, NODE, requireBuiltCli, tempDir } from '../helpers/env';
 import { onlySession, toolCalls } from '../helpers/journal';
 import { RawRecordClient } from '../helpers/raw-client';
 import { RecordingHttpEndpoint, type EndpointServerHandle } from '../../src/core/recording/upstream/http-endpoint';
@@ -295,5 +298,47 @@ describe('a batch over HTTP with an element nested too deep to walk', () => {
       await endpoint.close();
       s.close();
     }
+  });
+});
+
+describe('a journal that cannot be written (file size limit reached)', () => {
+  test('calls are refused with -32004, never forwarded unrecorded; the session stays up; every answer the client got is in the store', async () => {
+    requireBuiltCli();
+    const dir = store();
+    // A real write failure: RLIMIT_FSIZE (ulimit -f, in 512-byte blocks) makes write(2) fail with EFBIG past 128 KB.
+    const transport = new StdioClientTransport({
+      command: 'sh',
+      args: ['-c', 'ulimit -f 256 && exec "$0" "$@"', NODE, CLI, 'record', '--store', dir, '--name', 'everything', '--', NODE, EVERYTHING],
+      stderr: 'pipe',
+      env: { ...process.env } as Record<string, string>,
+    });
+    let stderr = '';
+    transport.stderr?.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+    let closed = false;
+    const client = new Client({ name: 'full-disk', version: '1' });
+    client.onclose = () => (closed = true);
+    await client.connect(transport);
+    let answered = 0;
+    let refusal: McpError | undefined;
+    for (let i = 0; i < 400 && !refusal; i++) {
+      try {
+        await client.callTool({ name: 'echo', arguments: { message: `${i} ${'x'.repeat(1000)}` } });
+        answered++;
+      } catch (err) {
+        refusal = err as McpError;
+      }
+    }
+    assert.ok(refusal instanceof McpError, `a call is refused once the journal is full (${answered} answered)`);
+    assert.equal(refusal.code, -32004);
+    // Whichever record hit the limit: the request (not forwarded) or the server's answer (not passed on).
+    assert.match(refusal.message, /cannot write its journal \(.*EFBIG.*\): the (call|server's answer) was not forwarded/);
+    await assert.rejects(client.callTool({ name: 'echo', arguments: { message: 'still refused' } }), (e: unknown) => e instanceof McpError && e.code === -32004 && /the call was not forwarded/.test(e.message));
+    assert.equal(closed, false, 'the recorder is still up');
+    await client.close();
+    assert.match(stderr, /mcp-flight: cannot write the journal \(.*EFBIG.*\): messages are refused from now on, never forwarded unrecorded/);
+    const { calls } = onlySession(dir);
+    const echoes = toolCalls(calls, 'echo');
+    assert.equal(echoes.filter((c) => c.outcome === 'success').length, answered, 'every answer the client received is in the store');
+    assert.ok(answered > 10);
   });
 });

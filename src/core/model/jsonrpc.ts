@@ -156,4 +156,6 @@ export const RecorderErrorCode = {
   ConnectionClosed: -32000,
   /** A gate (security alert or spend governor) refused the call. */
   Denied: -32003,
+  /** The recorder could not write its journal (disk full…): it forwards nothing it has not recorded. */
+  RecordingFailed: -32004,
 } as const;

@@ -90,6 +90,10 @@ export class RecordingProxy {
   private fromClient(frame: Buffer | string): void {
     const { upstream, downstream } = this.options;
     const tapped = this.connection.journal('client_to_server', frame, mcpSession(upstream) ?? mcpSession(downstream));
+    if (tapped.unrecorded) {
+      this.refuseUnrecorded('client_to_server', tapped);
+      return;
+    }
     const env = tapped.envelope;
     if (!tapped.isJsonRpc) {
       this.forwardThenInspect('client_to_server', tapped, () => this.options.forwardNonJsonRpc && this.forward(downstream, frame));
@@ -159,6 +163,10 @@ export class RecordingProxy {
   private fromServer(frame: Buffer | string): void {
     const { upstream, downstream } = this.options;
     const tapped = this.connection.journal('server_to_client', frame, mcpSession(upstream) ?? mcpSession(downstream));
+    if (tapped.unrecorded) {
+      this.refuseUnrecorded('server_to_client', tapped);
+      return;
+    }
     const env = tapped.envelope;
     if (!tapped.isJsonRpc) {
       this.forwardThenInspect('server_to_client', tapped, () => this.options.forwardNonJsonRpc && this.forward(upstream, frame));
@@ -192,6 +200,33 @@ export class RecordingProxy {
         this.clientUnreachable(tapped, err);
       }
     });
+  }
+
+  /**
+   * The journal could not take the frame (disk full, file too large, I/O error): it is not
+   * forwarded — the trail never misses a message a peer received. Whoever waits for an answer
+   * gets one from the recorder instead (a request's sender; the client, for the server's answer
+   * to its request), so nothing hangs; notifications are dropped. The recorder's own answers go
+   * out even when they cannot be recorded either.
+   */
+  private refuseUnrecorded(dir: Direction, tapped: TappedMessage): void {
+    const env = tapped.envelope;
+    const why = `MCP Flight Recorder cannot write its journal (${this.connection.recorder.writeError?.message ?? 'write failed'})`;
+    if (env.id === undefined || env.id === null) return;
+    if (dir === 'client_to_server') {
+      if (env.kind === 'request') this.answerClient(env.id, RecorderErrorCode.RecordingFailed, `${why}: the call was not forwarded`);
+      return;
+    }
+    if (env.kind === 'request') {
+      const reply = errorResponse(env.id, RecorderErrorCode.RecordingFailed, `${why}: the request was not forwarded to the client`);
+      this.connection.message('client_to_server', reply, { origin: 'recorder' });
+      this.forward(this.options.downstream, reply);
+      return;
+    }
+    if (this.open.has(idKey(env.id))) {
+      this.settle(env.id);
+      this.answerClient(env.id, RecorderErrorCode.RecordingFailed, `${why}: the server's answer was not forwarded`);
+    }
   }
 
   /**

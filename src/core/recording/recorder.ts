@@ -53,6 +53,8 @@ export interface TappedMessage {
   seq?: number;
   /** What redaction replaced in the recorded copy (set only when something was). */
   redacted?: Redaction[];
+  /** Set when the journal could not take the record (Recorder.writeError): the frame must not be forwarded. */
+  unrecorded?: true;
   /** Set when the message was kept as opaque bytes (too large or too deep to inspect): `value` is then undefined. */
   opaque?: { reason: 'size_limit' | 'depth_limit'; size: number; tool?: string };
 }
@@ -152,12 +154,32 @@ export class Recorder {
     return { session_id: this.sessionId, seq: ++this.seq, ts: new Date().toISOString(), mono: Math.round(performance.now() * 1000) / 1000 };
   }
 
-  /** @internal */
-  write(record: JournalRecord, line?: string): void {
-    // The record travels with its text so the audit chain hashes the object instead of parsing the text again.
-    this.journal.appendRecord(record, line);
+  /**
+   * @internal Journals a record; false when the journal could not take it. A failed write is
+   * reported (stderr, onWriteError) and never thrown: the caller decides what an unrecorded
+   * message means — the proxy refuses to forward it.
+   */
+  write(record: JournalRecord, line?: string): boolean {
+    try {
+      // The record travels with its text so the audit chain hashes the object instead of parsing the text again.
+      this.journal.appendRecord(record, line);
+    } catch (err) {
+      if (!this.writeError) {
+        this.writeError = err as Error;
+        console.error(`mcp-flight: cannot write the journal (${(err as Error).message}): messages are refused from now on, never forwarded unrecorded`);
+        this.writeErrorEmitter.fire(err as Error);
+      }
+      return false;
+    }
     if (this.onRecordEmitter.hasListeners) this.onRecordEmitter.fire(record);
+    return true;
   }
+
+  /** The first failed journal write, if any (the session then refuses messages). */
+  writeError?: Error;
+  private readonly writeErrorEmitter = new Emitter<Error>();
+  /** Fires once, at the first journal write that fails. */
+  readonly onWriteError = this.writeErrorEmitter.event;
 
   /** @internal The hot path: classify one frame, journal it, report what it was. */
   tap(connectionId: string, dir: Direction, frame: Buffer | string, extra?: { origin?: 'recorder'; mcp_session_id?: string }): TappedMessage {
@@ -169,8 +191,8 @@ export class Recorder {
       try {
         text = utf8.decode(frame);
       } catch {
-        this.write({ type: 'non_json', ...this.stamp(), connection_id: connectionId, dir, size, reason: 'invalid_utf8', forwarded: true, ...(this.capture === 'full' ? { base64: this.redactor.redactBytes(frame).bytes.toString('base64') } : {}) });
-        return { envelope: { kind: 'invalid' }, value: undefined, isJsonRpc: false };
+        const ok = this.write({ type: 'non_json', ...this.stamp(), connection_id: connectionId, dir, size, reason: 'invalid_utf8', forwarded: true, ...(this.capture === 'full' ? { base64: this.redactor.redactBytes(frame).bytes.toString('base64') } : {}) });
+        return { envelope: { kind: 'invalid' }, value: undefined, isJsonRpc: false, ...unrecorded(ok) };
       }
     }
 
@@ -183,8 +205,8 @@ export class Recorder {
       // V8's JSON.parse is iterative, so even 100,000-deep input parses; only walking it would overflow.
       value = JSON.parse(text);
     } catch {
-      this.write({ type: 'non_json', ...this.stamp(), connection_id: connectionId, dir, size, reason: 'not_json', forwarded: true, ...(this.capture === 'full' ? { text: this.redactor.redactText(text).text } : {}) });
-      return { envelope: { kind: 'invalid' }, value: undefined, isJsonRpc: false };
+      const ok = this.write({ type: 'non_json', ...this.stamp(), connection_id: connectionId, dir, size, reason: 'not_json', forwarded: true, ...(this.capture === 'full' ? { text: this.redactor.redactText(text).text } : {}) });
+      return { envelope: { kind: 'invalid' }, value: undefined, isJsonRpc: false, ...unrecorded(ok) };
     }
     const envelope = envelopeOf(value);
 
@@ -194,7 +216,7 @@ export class Recorder {
       const tool = typeof name === 'string' ? this.redactor.redactText(name).text : undefined;
       const opaqueStamp = this.stamp();
       const reason = tooLarge ? ('size_limit' as const) : ('depth_limit' as const);
-      this.write({
+      const ok = this.write({
         type: 'opaque',
         ...opaqueStamp,
         connection_id: connectionId,
@@ -207,25 +229,25 @@ export class Recorder {
         ...(tool !== undefined ? { tool } : {}),
         ...(this.capture === 'full' ? { text: this.redactor.redactText(text, { parse: false }).text } : {}),
       });
-      return { envelope, value: undefined, isJsonRpc: envelope.kind !== 'invalid', seq: opaqueStamp.seq, opaque: { reason, size, ...(tool !== undefined ? { tool } : {}) } };
+      return { envelope, value: undefined, isJsonRpc: envelope.kind !== 'invalid', seq: opaqueStamp.seq, opaque: { reason, size, ...(tool !== undefined ? { tool } : {}) }, ...unrecorded(ok) };
     }
 
     if (envelope.kind === 'invalid') {
-      this.write({ type: 'non_json', ...this.stamp(), connection_id: connectionId, dir, size, reason: 'not_jsonrpc', forwarded: true, ...(this.capture === 'full' ? { text: this.redactor.redactText(text).text } : {}) });
-      return { envelope, value, isJsonRpc: false };
+      const ok = this.write({ type: 'non_json', ...this.stamp(), connection_id: connectionId, dir, size, reason: 'not_jsonrpc', forwarded: true, ...(this.capture === 'full' ? { text: this.redactor.redactText(text).text } : {}) });
+      return { envelope, value, isJsonRpc: false, ...unrecorded(ok) };
     }
 
     const stamp = this.stamp();
     if (this.capture === 'metadata') {
       const meta = this.redactor.redactMessage(metadataOnly(value, size));
-      this.write({ type: 'message', ...stamp, connection_id: connectionId, dir, size, message: meta.value, ...extra, capture: 'metadata', ...(meta.redactions.length > 0 ? { redacted: meta.redactions } : {}) });
-      return { envelope, value, isJsonRpc: true, seq: stamp.seq };
+      const ok = this.write({ type: 'message', ...stamp, connection_id: connectionId, dir, size, message: meta.value, ...extra, capture: 'metadata', ...(meta.redactions.length > 0 ? { redacted: meta.redactions } : {}) });
+      return { envelope, value, isJsonRpc: true, seq: stamp.seq, ...unrecorded(ok) };
     }
     // Secrets are replaced in the recorded copy only; `value` (returned below) and the forwarded frame stay as they are.
     const redacted = this.redactor.redactMessage(value);
     if (redacted.redactions.length > 0) {
-      this.write({ type: 'message', ...stamp, connection_id: connectionId, dir, size, message: redacted.value, ...extra, redacted: redacted.redactions });
-      return { envelope, value, isJsonRpc: true, seq: stamp.seq, redacted: redacted.redactions };
+      const ok = this.write({ type: 'message', ...stamp, connection_id: connectionId, dir, size, message: redacted.value, ...extra, redacted: redacted.redactions });
+      return { envelope, value, isJsonRpc: true, seq: stamp.seq, redacted: redacted.redactions, ...unrecorded(ok) };
     }
     const record: JournalRecord = { type: 'message', ...stamp, connection_id: connectionId, dir, size, message: value, ...extra };
     // The message goes into the journal as the exact text that crossed the wire (already proven
@@ -240,8 +262,8 @@ export class Recorder {
       if (extra?.mcp_session_id !== undefined) head += `,"mcp_session_id":${JSON.stringify(extra.mcp_session_id)}`;
       line = `${head},"message":${text}}`;
     }
-    this.write(record, line);
-    return { envelope, value, isJsonRpc: true, seq: stamp.seq };
+    const ok = this.write(record, line);
+    return { envelope, value, isJsonRpc: true, seq: stamp.seq, ...unrecorded(ok) };
   }
 }
 
@@ -294,6 +316,10 @@ export class ConnectionRecorder {
   event(ev: ConnectionEvent): void {
     this.recorder.write({ ...this.recorder.redactor.redactEvent(ev), ...this.recorder.stamp(), connection_id: this.id } as JournalRecord);
   }
+}
+
+function unrecorded(written: boolean): { unrecorded?: true } {
+  return written ? {} : { unrecorded: true };
 }
 
 function safeUser(): string {

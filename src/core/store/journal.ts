@@ -50,6 +50,8 @@ export class JournalWriter {
   private segmentSize = 0;
   private dirty = false;
   private closed = false;
+  /** The write that failed; the writer writes nothing after it (see writeLine). */
+  private failure?: Error;
   /** A background fsync is running (see syncInBackground). */
   private fsyncing = false;
   /** Descriptors of finished segments, closed when the background fsync is done. */
@@ -84,6 +86,11 @@ export class JournalWriter {
 
   get currentSegment(): string {
     return this.segmentFile;
+  }
+
+  /** Set once a write failed (disk full, file too large, I/O error): every later append throws. */
+  get failed(): Error | undefined {
+    return this.failure;
   }
 
   /** Whether lines are sealed into a hash chain with signed checkpoints. */
@@ -133,10 +140,24 @@ export class JournalWriter {
 
   /** Writes one line: a text (the newline is added) or, from the audit trail, its bytes with the newline. */
   private writeLine(line: string | Buffer): RecordLocation {
+    if (this.failure) throw new Error(`the journal stopped after a failed write (${this.failure.message})`);
     const buf = typeof line === 'string' ? Buffer.from(line + '\n', 'utf8') : line;
     const offset = this.segmentSize;
     let written = 0;
-    while (written < buf.length) written += fs.writeSync(this.fd, buf, written, buf.length - written);
+    try {
+      while (written < buf.length) written += fs.writeSync(this.fd, buf, written, buf.length - written);
+    } catch (err) {
+      // Disk full, file too large, I/O error. The part of the line that made it is cut off again,
+      // and nothing is written after it: the chain already counts the line that failed, so a
+      // later line could not link to what is on disk. The segment ends as a killed writer's does.
+      this.failure = err as Error;
+      try {
+        fs.ftruncateSync(this.fd, offset);
+      } catch {
+        /* the reader drops a torn last line anyway */
+      }
+      throw err;
+    }
     this.segmentSize += buf.length;
     this.dirty = true;
     return { file: this.segmentFile, offset, length: buf.length };
