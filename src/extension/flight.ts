@@ -113,6 +113,10 @@ export class Flight implements vscode.Disposable {
       this.journal = runtime().JournalWriter.open(root);
       this.recorderInstance = new (runtime().Recorder)({ kind: 'extension', journal: this.journal, capture: this.captureLevel(), redactor: this.redactor() });
       this.recorderInstance.onRecord((r) => this.onRecord(r));
+      this.recorderInstance.onWriteError((err) => {
+        this.output.error(`cannot write the journal in ${root}: ${err.message} — MCP calls are refused from now on, never forwarded unrecorded`);
+        void vscode.window.showErrorMessage(`MCP Flight Recorder cannot write its journal (${plain(err.message).slice(0, 200)}). MCP calls through the recorder are refused until you free space and reload the window.`);
+      });
       this.startAlerts(this.recorderInstance);
       this.output.info(`recording session ${this.recorderInstance.sessionId} into ${root}`);
       this.startOtlpPush(this.recorderInstance);
