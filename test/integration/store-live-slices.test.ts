@@ -7,6 +7,7 @@ import { type ConnectionRecorder, Recorder } from '../../src/core/recording/reco
 import { JournalWriter } from '../../src/core/store/journal';
 import { storeLayout } from '../../src/core/store/layout';
 import { openStore, type Store } from '../../src/core/store/store';
+import { storeSnapshot } from '../helpers/store-snapshot';
 
 /**
  * The store's live path as the extension host runs it: catch-up in time-budgeted slices, and the
@@ -49,15 +50,6 @@ class Agent {
     this.recorder.end();
     this.journal.close();
   }
-}
-
-function snapshot(store: Store): unknown {
-  return {
-    sessions: store.sessions(),
-    calls: store.calls({ limit: 100_000, order: 'asc' }).sort((a, b) => (a.session_id + a.request_seq).localeCompare(b.session_id + b.request_seq)),
-    connections: store.connections().sort((a, b) => (a.session_id + a.connection_id).localeCompare(b.session_id + b.connection_id)),
-    problems: store.problems().map(({ found_at: _f, ...p }) => p),
-  };
 }
 
 /** What another process sees: the saved image alone, no catch-up of its own. */
@@ -104,7 +96,7 @@ describe('store: catch-up in slices', () => {
 
     const whole = await openStore(root);
     assert.equal(records, whole.initialCatchUp?.records);
-    assert.deepEqual(snapshot(sliced), snapshot(whole));
+    assert.deepEqual(storeSnapshot(sliced), storeSnapshot(whole));
     const calls = whole.calls({ limit: 100_000 });
     assert.equal(calls.filter((c) => c.method === 'tools/call').length, 65);
     assert.equal(calls.filter((c) => c.outcome === 'error').length, 14);

@@ -12,6 +12,7 @@ import { JournalWriter, listSegments } from '../../src/core/store/journal';
 import { StoreMissingError, storeLayout } from '../../src/core/store/layout';
 import { IndexLock } from '../../src/core/store/lock';
 import { type CallRow, openStore, type Store, type StoreChange } from '../../src/core/store/store';
+import { storeSnapshot } from '../helpers/store-snapshot';
 
 /**
  * The store over real journal files written by the real Recorder and JournalWriter, and by real
@@ -189,16 +190,6 @@ function runChild(script: string, args: string[]): { child: ChildProcess; output
 function deadPid(): number {
   const r = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']);
   return Number(r.stdout.toString());
-}
-
-function snapshot(store: Store): unknown {
-  return {
-    sessions: store.sessions(),
-    // Calls with the same timestamp are in ingestion order, which differs between a live tail and a rebuild.
-    calls: store.calls({ limit: 100_000, order: 'asc' }).sort((a, b) => (a.session_id + a.request_seq).localeCompare(b.session_id + b.request_seq)),
-    connections: store.connections().sort((a, b) => (a.session_id + a.connection_id).localeCompare(b.session_id + b.connection_id)),
-    problems: store.problems().map(({ found_at: _f, ...p }) => p),
-  };
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -496,11 +487,11 @@ describe('store: several writers at once', () => {
 
     // The same store rebuilt from nothing agrees with the live-tailed one.
     const live = await openStore(root);
-    const liveView = snapshot(live);
+    const liveView = storeSnapshot(live);
     live.close();
     fs.rmSync(storeLayout(root).indexFile);
     const rebuilt = await openStore(root);
-    assert.deepEqual(snapshot(rebuilt), liveView);
+    assert.deepEqual(storeSnapshot(rebuilt), liveView);
     rebuilt.close();
   });
 
@@ -725,18 +716,18 @@ describe('store: the index image', () => {
     recordSession(root, 'one', 12, { leavePending: 2 });
     recordSession(root, 'two', 4);
     const s1 = await openStore(root, { writeIndex: true });
-    const view = snapshot(s1);
+    const view = storeSnapshot(s1);
     s1.close();
     fs.rmSync(storeLayout(root).indexFile);
     const s2 = await openStore(root, { writeIndex: true });
     assert.equal(s2.loadedImage, false);
-    assert.deepEqual(snapshot(s2), view);
+    assert.deepEqual(storeSnapshot(s2), view);
     s2.close();
     assert.ok(fs.existsSync(storeLayout(root).indexFile));
     const s3 = await openStore(root);
     assert.equal(s3.loadedImage, true);
     assert.equal(s3.initialCatchUp!.records, 0, 'the saved offsets cover everything');
-    assert.deepEqual(snapshot(s3), view);
+    assert.deepEqual(storeSnapshot(s3), view);
     s3.close();
   });
 
@@ -745,7 +736,7 @@ describe('store: the index image', () => {
     recordSession(root, 'schema', 8);
     const layout = storeLayout(root);
     const s1 = await openStore(root, { writeIndex: true });
-    const view = snapshot(s1);
+    const view = storeSnapshot(s1);
     s1.close();
 
     const SQL = await initSqlJs({ wasmBinary: fs.readFileSync(require.resolve('sql.js/dist/sql-wasm.wasm')).buffer as ArrayBuffer });
@@ -756,13 +747,13 @@ describe('store: the index image', () => {
     db.close();
     const s2 = await openStore(root, { writeIndex: true });
     assert.match(s2.initialCatchUp!.rebuilt ?? '', /schema version/);
-    assert.deepEqual(snapshot(s2), view);
+    assert.deepEqual(storeSnapshot(s2), view);
     s2.close();
 
     fs.writeFileSync(layout.indexFile, 'this is not a database');
     const s3 = await openStore(root, { writeIndex: true });
     assert.match(s3.initialCatchUp!.rebuilt ?? '', /unreadable/);
-    assert.deepEqual(snapshot(s3), view);
+    assert.deepEqual(storeSnapshot(s3), view);
     s3.close();
   });
 
