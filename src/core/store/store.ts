@@ -1226,9 +1226,24 @@ function eventSummary(r: JournalRecord): string | undefined {
   }
 }
 
+/** Where a save writes before its rename (removeTempImages knows the prefix). */
+function tempNameFor(file: string): string {
+  return `${file}.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
+}
+
+/** The atomic step of a save: the temporary file takes the image's name, or is removed. */
+function renameOver(tmp: string, file: string): void {
+  try {
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
 /** Temporary file, fsync, rename, fsync of the folder: a reader sees the old image or the new one, never part of one. */
 function writeFileAtomic(file: string, bytes: Uint8Array): void {
-  const tmp = `${file}.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
+  const tmp = tempNameFor(file);
   const fd = fs.openSync(tmp, 'wx', 0o600);
   try {
     let written = 0;
@@ -1240,12 +1255,7 @@ function writeFileAtomic(file: string, bytes: Uint8Array): void {
     throw err;
   }
   fs.closeSync(fd);
-  try {
-    fs.renameSync(tmp, file);
-  } catch (err) {
-    fs.rmSync(tmp, { force: true });
-    throw err;
-  }
+  renameOver(tmp, file);
   try {
     const dir = fs.openSync(path.dirname(file), 'r');
     try {
@@ -1264,7 +1274,7 @@ function writeFileAtomic(file: string, bytes: Uint8Array): void {
  * can rename between the check and the rename; when not wanted, the temporary file is removed.
  */
 async function writeFileAtomicAsync(file: string, bytes: Uint8Array, stillWanted: () => boolean): Promise<boolean> {
-  const tmp = `${file}.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
+  const tmp = tempNameFor(file);
   const fh = await fs.promises.open(tmp, 'wx', 0o600);
   try {
     await fh.writeFile(bytes);
@@ -1279,12 +1289,7 @@ async function writeFileAtomicAsync(file: string, bytes: Uint8Array, stillWanted
     await fs.promises.rm(tmp, { force: true });
     return false;
   }
-  try {
-    fs.renameSync(tmp, file);
-  } catch (err) {
-    fs.rmSync(tmp, { force: true });
-    throw err;
-  }
+  renameOver(tmp, file);
   try {
     const dir = await fs.promises.open(path.dirname(file), 'r');
     try {
